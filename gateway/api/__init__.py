@@ -1,0 +1,1 @@
+"""HTTP: routes, thin handlers, rendering, and the middlewares that map errors."""

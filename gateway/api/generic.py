@@ -1,0 +1,119 @@
+"""Generic packages: `PUT`/`GET`/`HEAD /projects/:id/packages/generic/:name/:version/(path/):file`."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from gateway.api.http import body_chunks, etag_matches, expected_digests, parse_range
+from gateway.api.serializers import package_file_full
+from gateway.auth import Action, read_credential
+from gateway.errors import StorageError
+from gateway.keys import AUTHENTICATOR, REGISTRY
+from gateway.logs import get_logger
+from gateway.models import PackageFile
+from gateway.validation import GenericTarget, parse_generic_tail, parse_select, parse_status
+
+log = get_logger(__name__)
+
+ROUTE = "/api/v4/projects/{id}/packages/generic/{tail:.+}"
+# Raw path: ['', 'api', 'v4', 'projects', ID, 'packages', 'generic', name, version, ..., file]
+_ID_SEGMENT, _TAIL_START = 4, 7
+
+
+def generic_target(request: web.Request) -> GenericTarget:
+    """Parse from the raw path, so encoded slashes and dots are seen as sent."""
+    segments = request.rel_url.raw_path.split("/")
+    return parse_generic_tail(segments[_ID_SEGMENT], segments[_TAIL_START:])
+
+
+def download_path(target: GenericTarget, project_id: int) -> str:
+    return (f"/api/v4/projects/{project_id}/packages/generic/"
+            f"{target.package_name}/{target.package_version}/{target.file_name}")
+
+
+async def put_package_file(request: web.Request) -> web.Response:
+    target = generic_target(request)
+    status = parse_status(request.query.get("status"))
+    select = parse_select(request.query.get("select"))
+    expected = expected_digests(request)
+    access = await request.app[AUTHENTICATOR].authorize(
+        target.project_ref, read_credential(request.headers), Action.WRITE)
+    structlog.contextvars.bind_contextvars(project_id=access.project.id, actor=access.actor.username)
+    published = await request.app[REGISTRY].publish(
+        access, target, body_chunks(request),
+        declared_length=request.content_length, status=status, expected=expected,
+    )
+    structlog.contextvars.bind_contextvars(
+        bytes_in=published.stored.size, parts=published.stored.parts,
+        package_id=published.file.package_id, package_file_id=published.file.id,
+    )
+    if select == "package_file":
+        return web.json_response(package_file_full(published.file,
+                                                   download_path(target, access.project.id)))
+    return web.json_response({"message": "201 Created"}, status=201)
+
+
+async def get_package_file(request: web.Request) -> web.StreamResponse:
+    target = generic_target(request)
+    access = await request.app[AUTHENTICATOR].authorize(
+        target.project_ref, read_credential(request.headers), Action.READ)
+    structlog.contextvars.bind_contextvars(project_id=access.project.id, actor=access.actor.username)
+    registry = request.app[REGISTRY]
+    record = await registry.find_download(access, target)
+    structlog.contextvars.bind_contextvars(package_id=record.package_id, package_file_id=record.id)
+    return await send_file(request, record, target.download_name)
+
+
+async def send_file(request: web.Request, record: PackageFile, download_name: str) -> web.StreamResponse:
+    etag = f'"{record.file_sha256}"'
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f"attachment; filename=\"{download_name}\"; filename*=UTF-8''{download_name}",
+        "X-Checksum-SHA256": record.file_sha256,
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-cache",
+    }
+    if etag_matches(request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
+    byte_range = None
+    if_range = request.headers.get("If-Range")
+    if if_range is None or if_range.strip() == etag:
+        byte_range = parse_range(request.headers.get("Range"), record.size)
+    response = web.StreamResponse(status=206 if byte_range else 200, headers=headers)
+    offset, length = (byte_range.start, byte_range.length) if byte_range else (0, record.size)
+    if byte_range:
+        response.headers["Content-Range"] = byte_range.content_range(record.size)
+    response.content_length = length
+    registry = request.app[REGISTRY]
+    if request.method == "GET":
+        await registry.mark_downloaded(record)
+    if request.method == "HEAD" or length == 0:
+        structlog.contextvars.bind_contextvars(bytes_out=0)
+        await response.prepare(request)
+        await response.write_eof()
+        return response
+    # Open before sending headers, so a missing object is still a clean error answer.
+    sent = 0
+    async with registry.open_file(record, offset, length) as chunks:
+        await response.prepare(request)
+        try:
+            async for chunk in chunks:
+                await response.write(chunk)
+                sent += len(chunk)
+        except StorageError as exc:
+            # Headers are gone; all that is left is to cut the connection so the
+            # client sees a short body rather than a complete-looking file.
+            log.error("download_interrupted", error=exc.message, key=record.object_key)
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        except ConnectionError:
+            # The client went away mid-download: nothing to answer, nothing to undo.
+            structlog.contextvars.bind_contextvars(client_closed=True)
+            return response
+        finally:
+            structlog.contextvars.bind_contextvars(bytes_out=sent)
+    await response.write_eof()
+    return response

@@ -1,0 +1,93 @@
+"""HTTP details shared by handlers: request bodies, ranges, conditional requests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from gateway.errors import InvalidField, RangeNotSatisfiable, UploadInterrupted
+from gateway.upload import ExpectedDigests
+
+BODY_CHUNK = 256 * 1024
+_SHA256_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+
+
+async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The raw request body, chunk by chunk; a vanished client becomes our error."""
+    try:
+        async for chunk in request.content.iter_chunked(BODY_CHUNK):
+            yield chunk
+    except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as exc:
+        raise UploadInterrupted() from exc
+
+
+def expected_digests(request: web.Request) -> ExpectedDigests | None:
+    sha256 = request.headers.get("X-Checksum-SHA256")
+    md5 = request.headers.get("Content-MD5")
+    if sha256 is None and md5 is None:
+        return None
+    if sha256 is not None and not _SHA256_RE.match(sha256.strip()):
+        raise InvalidField("X-Checksum-SHA256")
+    if md5 is not None:
+        try:
+            if len(base64.b64decode(md5.strip(), validate=True)) != 16:
+                raise ValueError(md5)
+        except (binascii.Error, ValueError):
+            raise InvalidField("Content-MD5") from None
+    return ExpectedDigests(sha256=sha256.strip() if sha256 else None,
+                           md5_base64=md5.strip() if md5 else None)
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    length: int
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.start + self.length - 1}/{size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """One `bytes=` range, or None to send everything (RFC 9110 lets us ignore
+    ranges we do not serve, such as several at once)."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+        return None
+    if first == "":
+        if last == "":
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable(size)
+        suffix = min(suffix, size)
+        return ByteRange(size - suffix, suffix)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable(size)
+    end = min(end, size - 1)
+    return ByteRange(start, end - start + 1)
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Weak comparison, as If-None-Match requires."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))

@@ -1,0 +1,48 @@
+"""`create_app(settings)`: the one place the application is put together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.api.middleware import add_request_id_header, error_middleware, request_log_middleware
+from gateway.api.routes import setup_routes
+from gateway.auth import Authenticator
+from gateway.db.identity import IdentityRepository
+from gateway.db.packages import PackageRepository
+from gateway.db.pool import open_database
+from gateway.keys import AUTHENTICATOR, DB_POOL, OBJECT_STORE, REGISTRY, SETTINGS
+from gateway.registry import Registry
+from gateway.settings import Settings
+from gateway.storage import open_object_store
+
+
+async def pg_pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_database(app[SETTINGS]) as pool:
+        app[DB_POOL] = pool
+        yield
+
+
+async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_object_store(app[SETTINGS]) as store:
+        app[OBJECT_STORE] = store
+        yield
+
+
+async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+    pool = app[DB_POOL]
+    app[AUTHENTICATOR] = Authenticator(IdentityRepository(pool))
+    app[REGISTRY] = Registry(app[SETTINGS], app[OBJECT_STORE], PackageRepository(pool))
+    yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[request_log_middleware, error_middleware])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(pg_pool_ctx)
+    app.cleanup_ctx.append(object_store_ctx)
+    app.cleanup_ctx.append(services_ctx)
+    app.on_response_prepare.append(add_request_id_header)
+    setup_routes(app)
+    return app

@@ -1,0 +1,1 @@
+"""Postgres: pool, migrations, named queries and the repositories that run them."""

@@ -1,0 +1,48 @@
+"""MD5, SHA-1 and SHA-256 of a stream, computed off the event loop.
+
+hashlib releases the GIL for buffers over 2 KiB, so hashing part-sized buffers in
+a worker thread keeps one large upload from stalling every other request.
+Parts must be fed in order; `update` is awaited before the next part is fed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from dataclasses import dataclass
+
+# Below this, a thread hop costs more than the hashing it would move.
+_INLINE_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Digests:
+    md5: str
+    sha1: str
+    sha256: str
+
+    @property
+    def md5_base64(self) -> str:
+        return base64.b64encode(bytes.fromhex(self.md5)).decode()
+
+
+class MultiHasher:
+    def __init__(self) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
+
+    def update_sync(self, data: bytes | memoryview) -> None:
+        self._md5.update(data)
+        self._sha1.update(data)
+        self._sha256.update(data)
+
+    async def update(self, data: bytes | memoryview) -> None:
+        if len(data) <= _INLINE_LIMIT:
+            self.update_sync(data)
+        else:
+            await asyncio.to_thread(self.update_sync, data)
+
+    def digests(self) -> Digests:
+        return Digests(self._md5.hexdigest(), self._sha1.hexdigest(), self._sha256.hexdigest())

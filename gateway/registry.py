@@ -1,0 +1,86 @@
+"""The generic package registry: publish a file, find one to download.
+
+Publishing is one direction: stream into storage (aborted on any failure), then
+record the file in Postgres; if recording fails, the stored object is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from gateway.auth import Access
+from gateway.db.packages import NewPackageFile, PackageRepository
+from gateway.errors import NotFound, PayloadTooLarge
+from gateway.models import PackageFile
+from gateway.settings import Settings
+from gateway.storage import ObjectStore, new_object_key
+from gateway.upload import ExpectedDigests, PartSizer, StoredObject, upload_stream
+from gateway.validation import GenericTarget
+
+
+@dataclass(frozen=True)
+class Published:
+    file: PackageFile
+    stored: StoredObject
+
+
+class Registry:
+    def __init__(self, settings: Settings, store: ObjectStore, packages: PackageRepository) -> None:
+        self.settings = settings
+        self.store = store
+        self.packages = packages
+        self.uploads_in_flight = 0
+
+    def check_declared_size(self, declared_length: int | None) -> None:
+        limit = self.settings.effective_max_file_size
+        if declared_length is not None and declared_length > limit:
+            raise PayloadTooLarge(f"file is larger than the allowed {limit} bytes")
+
+    async def publish(self, access: Access, target: GenericTarget, body: AsyncIterable[bytes], *,
+                      declared_length: int | None, status: str | None,
+                      expected: ExpectedDigests | None = None) -> Published:
+        self.check_declared_size(declared_length)
+        key = new_object_key(access.project.id)
+        self.uploads_in_flight += 1
+        try:
+            stored = await upload_stream(
+                self.store, key, body,
+                sizer=PartSizer.for_upload(declared_length, self.settings.max_file_size,
+                                           self.settings.part_size),
+                max_size=self.settings.effective_max_file_size,
+                expected=expected,
+                timeout=self.settings.upload_timeout,
+            )
+            try:
+                record = await self.packages.add_generic_file(
+                    access.project.id, target.package_name, target.package_version, status,
+                    NewPackageFile(
+                        file_name=target.file_name, size=stored.size,
+                        md5=stored.digests.md5, sha1=stored.digests.sha1,
+                        sha256=stored.digests.sha256, file_store=self.store.file_store,
+                        object_key=key,
+                    ),
+                )
+            except BaseException:
+                await self.store.delete_quietly(key)
+                raise
+        finally:
+            self.uploads_in_flight -= 1
+        return Published(record, stored)
+
+    async def find_download(self, access: Access, target: GenericTarget) -> PackageFile:
+        record = await self.packages.find_generic_download(
+            access.project.id, target.package_name, target.package_version, target.file_name,
+        )
+        if record is None:
+            raise NotFound("Package")
+        return record
+
+    async def mark_downloaded(self, record: PackageFile) -> None:
+        await self.packages.mark_downloaded(record.package_id)
+
+    def open_file(self, record: PackageFile, offset: int,
+                  length: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        return self.store.open(record.object_key, offset, length)

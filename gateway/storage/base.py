@@ -1,0 +1,92 @@
+"""The object-store interface the upload pipeline and downloads are written against."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+
+from gateway.logs import get_logger
+
+log = get_logger(__name__)
+
+# GitLab's `file_store` values in package-file records.
+FILE_STORE_LOCAL = 1
+FILE_STORE_REMOTE = 2
+
+
+def new_object_key(project_id: int) -> str:
+    """Keys never contain user text, so traversal in storage cannot happen."""
+    return f"projects/{project_id}/{uuid.uuid4().hex}"
+
+
+class ObjectUpload(abc.ABC):
+    """One object being written part by part.
+
+    Used as an async context manager: leaving it with any exception, cancellation
+    included, before `complete()` succeeded aborts the upload and leaves nothing.
+    """
+
+    completed = False
+
+    @abc.abstractmethod
+    async def write_part(self, number: int, data: bytes) -> None:
+        """Store part `number` (1-based). Parts may arrive out of order."""
+
+    @abc.abstractmethod
+    async def _complete(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _abort(self) -> None: ...
+
+    async def complete(self) -> None:
+        await self._complete()
+        self.completed = True
+
+    async def abort(self) -> None:
+        try:
+            await self._abort()
+        except Exception:
+            # Never mask the error that caused the abort; the log keeps the key.
+            log.exception("abort_failed", upload=repr(self))
+
+    async def __aenter__(self) -> ObjectUpload:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if exc_type is not None and not self.completed:
+            # Shielded: a cancelled request must still clean up after itself.
+            await asyncio.shield(self.abort())
+
+
+class ObjectStore(abc.ABC):
+    name: str
+    file_store: int
+    # How many parts of one upload may be written at once.
+    part_concurrency: int = 1
+
+    @abc.abstractmethod
+    async def begin_upload(self, key: str) -> ObjectUpload: ...
+
+    @abc.abstractmethod
+    def open(self, key: str, offset: int, length: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """Stream `length` bytes from `offset`; errors opening are raised on enter."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove an object; a missing object is not an error."""
+
+    @abc.abstractmethod
+    async def check(self) -> None:
+        """Raise StorageError when the store cannot be used."""
+
+    async def delete_quietly(self, key: str) -> None:
+        """Best-effort removal after a failed request; shielded from cancellation."""
+        try:
+            await asyncio.shield(self.delete(key))
+        except Exception:
+            log.exception("object_delete_failed", key=key)

@@ -1,0 +1,107 @@
+"""Package name, version and file-name rules, and path-traversal checks.
+
+Everything here works on the raw, still percent-encoded path of the request, so
+that `..`, `%2e%2e`, `%252e%252e`, `%2F` and `%5C` are all seen for what they are.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from gateway.errors import InvalidField
+
+# GitLab's Gitlab::Regex rules (Ruby \z is Python \Z; \w is ASCII in Ruby).
+PACKAGE_NAME_RE = re.compile(r"\A[A-Za-z0-9._+-]+\Z")
+PACKAGE_VERSION_RE = re.compile(r"\A(?!.*\.\.)[\w+.-]+\Z", re.ASCII)
+FILE_NAME_RE = re.compile(r"\A(?!~)(?!@)[A-Za-z0-9._+~@-]+(?<!~)(?<!@)\Z")
+
+PACKAGE_STATUSES = ("default", "hidden")
+
+# Ruby's URI.encode_uri_component leaves only these bytes alone.
+_URI_COMPONENT_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._")
+
+
+@dataclass(frozen=True)
+class GenericTarget:
+    """A parsed `/projects/:id/packages/generic/:name/:version/(path/):file_name`."""
+
+    project_ref: str
+    package_name: str
+    package_version: str
+    file_name: str  # as stored: `path%2Fto%2Ffile` for the directory form
+    download_name: str  # last path segment, for Content-Disposition
+
+
+def encode_uri_component(text: str) -> str:
+    return "".join(chr(b) if b in _URI_COMPONENT_SAFE else f"%{b:02X}" for b in text.encode())
+
+
+def is_traversal(raw_segment: str) -> bool:
+    """True when a segment, decoded once or twice, could step out of its folder."""
+    once = unquote(raw_segment, errors="strict")
+    twice = unquote(once, errors="strict")
+    for form in (raw_segment, once, twice):
+        if "/" in form or "\\" in form or form in {".", ".."}:
+            return True
+    return False
+
+
+def checked_segment(raw_segment: str, field: str, pattern: re.Pattern[str]) -> str:
+    try:
+        if not raw_segment or is_traversal(raw_segment):
+            raise InvalidField(field)
+        value = unquote(raw_segment, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidField(field) from None
+    if not pattern.match(value):
+        raise InvalidField(field)
+    return value
+
+
+def parse_project_ref(raw_segment: str) -> str:
+    """`:id` is a numeric id or a URL-encoded full path (`group%2Fproject`)."""
+    try:
+        value = unquote(raw_segment, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidField("id") from None
+    if not value or "\\" in value or any(part in {"", ".", ".."} for part in value.split("/")):
+        raise InvalidField("id")
+    return value
+
+
+def parse_generic_tail(project_segment: str, tail_segments: list[str]) -> GenericTarget:
+    """Validate `name/version/(path/)file_name`, given as raw segments."""
+    if len(tail_segments) < 3:
+        raise InvalidField("file_name")
+    name = checked_segment(tail_segments[0], "package_name", PACKAGE_NAME_RE)
+    version = checked_segment(tail_segments[1], "package_version", PACKAGE_VERSION_RE)
+    directories = [checked_segment(s, "path", FILE_NAME_RE) for s in tail_segments[2:-1]]
+    file_name = checked_segment(tail_segments[-1], "file_name", FILE_NAME_RE)
+    stored = file_name
+    if directories:
+        stored = encode_uri_component("/".join([*directories, file_name]))
+    return GenericTarget(
+        project_ref=parse_project_ref(project_segment),
+        package_name=name,
+        package_version=version,
+        file_name=stored,
+        download_name=file_name,
+    )
+
+
+def parse_status(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in PACKAGE_STATUSES:
+        raise InvalidField("status")
+    return value
+
+
+def parse_select(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value != "package_file":
+        raise InvalidField("select")
+    return value
