@@ -92,6 +92,35 @@ async def gateway_put(http: aiohttp.ClientSession, url: str, token: str, size: i
             raise RuntimeError(f"upload failed: {response.status} {await response.text()}")
 
 
+async def probe_latency(http: aiohttp.ClientSession, until: asyncio.Event) -> list[float]:
+    """How long a trivial request (an unknown route: no database, no storage) waits
+    while the big upload streams: a blocked event loop would show here."""
+    latencies = []
+    while not until.is_set():
+        started = time.perf_counter()
+        async with http.get("/api/v4/latency-probe") as response:
+            await response.read()
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    return latencies
+
+
+async def put_with_probe(http: aiohttp.ClientSession, url: str, token: str,
+                         size: int) -> tuple[float, list[float]]:
+    done = asyncio.Event()
+    probe = asyncio.ensure_future(probe_latency(http, done))
+    try:
+        elapsed = await timed(gateway_put(http, url, token, size, True))
+    finally:
+        done.set()
+    return elapsed, await probe
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 async def gateway_get(http: aiohttp.ClientSession, url: str, token: str, size: int) -> None:
     received = 0
     async with http.get(url, headers={"PRIVATE-TOKEN": token}) as response:
@@ -157,7 +186,8 @@ async def run(size: int) -> dict:
             async with aiohttp.ClientSession(gw.base_url, timeout=timeout) as http:
                 with RssSampler(gw.process.pid) as rss:
                     idle_rss = rss.current()
-                    put_declared = await timed(gateway_put(http, url + "declared.bin", token, size, True))
+                    put_declared, latencies = await put_with_probe(http, url + "declared.bin",
+                                                                   token, size)
                     put_chunked = await timed(gateway_put(http, url + "chunked.bin", token, size, False))
                     get = await timed(gateway_get(http, url + "declared.bin", token, size))
                 peak_rss = rss.peak
@@ -182,6 +212,10 @@ async def run(size: int) -> dict:
         "direct_upload_mib_s": round(mib / direct_put_s, 1),
         "direct_download_mib_s": round(mib / direct_get_s, 1),
         "upload_ratio_vs_direct": round(direct_put_s / put_declared, 2),
+        "probe_requests_during_upload": len(latencies),
+        "probe_latency_ms_p50": round(percentile(latencies, 0.5) * 1000, 1),
+        "probe_latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 1),
+        "probe_latency_ms_max": round(max(latencies) * 1000, 1),
         "download_ratio_vs_direct": round(direct_get_s / get, 2),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -201,6 +235,9 @@ def main() -> None:
         ("upload via gateway (chunked)", f"{result['upload_chunked_mib_s']} MiB/s"),
         ("upload direct to S3", f"{result['direct_upload_mib_s']} MiB/s"),
         ("upload gateway / direct", f"{result['upload_ratio_vs_direct']}"),
+        ("other requests during the upload, p50 / p99 / max",
+         f"{result['probe_latency_ms_p50']} / {result['probe_latency_ms_p99']} / "
+         f"{result['probe_latency_ms_max']} ms ({result['probe_requests_during_upload']} requests)"),
         ("download via gateway", f"{result['download_mib_s']} MiB/s"),
         ("download direct from S3", f"{result['direct_download_mib_s']} MiB/s"),
         ("download gateway / direct", f"{result['download_ratio_vs_direct']}"),

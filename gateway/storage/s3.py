@@ -17,7 +17,7 @@ from gateway.errors import NotFoundInStorage, StorageError
 from gateway.settings import S3Settings
 from gateway.storage.base import FILE_STORE_REMOTE, ObjectStore, ObjectUpload
 
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
