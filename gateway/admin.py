@@ -1,44 +1,94 @@
-"""Administration: create projects, users, memberships and tokens.
+"""Administration: projects, groups, users, memberships, tokens, protection rules.
 
-Called by the `gateway admin` CLI; returns plain dicts that the CLI prints as JSON.
+Called by the `gateway admin` CLI; returns plain dicts that the CLI prints as JSON
+(token creation returns the token itself, the only time it is ever shown).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
+import asyncpg
+
 from gateway.api.serializers import timestamp
-from gateway.auth import PERSONAL_TOKEN_PREFIX, SCOPES, generate_token, token_digest
+from gateway.auth import DEPLOY_SCOPES, PERSONAL_SCOPES, generate_token, token_digest
 from gateway.db.identity import IdentityRepository
 from gateway.errors import BadRequest, NotFound
-from gateway.models import AccessLevel, Project, User
+from gateway.models import AccessLevel, Group, Project, User
+from gateway.policy import compile_exception_regex
+
+PUSH_PROTECTION_LEVELS = ("maintainer", "owner")
+MAX_JOB_TOKEN_LIFETIME = dt.timedelta(days=7)
+_DURATION_RE = re.compile(r"\A(\d+)([smhd])\Z")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class AdminError(BadRequest):
     pass
 
 
+def parse_duration(text: str) -> dt.timedelta:
+    """`90s`, `30m`, `1h`, `2d`."""
+    match = _DURATION_RE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise AdminError(f"not a duration such as 30m, 1h or 2d: {text!r}")
+    return dt.timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
 def project_json(project: Project) -> dict[str, Any]:
     return {"id": project.id, "path": project.path, "visibility": project.visibility,
-            "created_at": timestamp(project.created_at)}
+            "namespace_id": project.namespace_id, "created_at": timestamp(project.created_at)}
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    return {"id": group.id, "path": group.path, "parent_id": group.parent_id,
+            "generic_duplicates_allowed": group.generic_duplicates_allowed,
+            "generic_duplicate_exception_regex": group.generic_duplicate_exception_regex,
+            "created_at": timestamp(group.created_at)}
 
 
 def user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "username": user.username, "created_at": timestamp(user.created_at)}
 
 
+def token_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": row["id"], "kind": row["kind"], "name": row["name"], "user_id": row["user_id"],
+            "project_id": row["project_id"], "scopes": list(row["scopes"]),
+            "expires_at": timestamp(row["expires_at"]), "revoked_at": timestamp(row["revoked_at"]),
+            "last_used_at": timestamp(row["last_used_at"]), "created_at": timestamp(row["created_at"])}
+
+
+def rule_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": row["id"], "project_id": row["project_id"], "package_type": row["package_type"],
+            "package_name_pattern": row["package_name_pattern"],
+            "minimum_access_level_for_push": AccessLevel(row["minimum_access_level_for_push"]).name.lower(),
+            "created_at": timestamp(row["created_at"])}
+
+
+def _scopes(scopes: list[str], allowed: tuple[str, ...]) -> list[str]:
+    unknown = sorted(set(scopes) - set(allowed))
+    if not scopes or unknown:
+        raise AdminError(f"scopes must be among {', '.join(allowed)}"
+                         + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    return sorted(set(scopes))
+
+
+def _expiry(expires_at: dt.date | None) -> dt.datetime | None:
+    """A date expiry, as GitLab's: the token stops working at midnight UTC that day."""
+    if expires_at is None:
+        return None
+    if expires_at <= dt.datetime.now(dt.UTC).date():
+        raise AdminError("expires-at must be a future date")
+    return dt.datetime.combine(expires_at, dt.time(), dt.UTC)
+
+
 class Admin:
     def __init__(self, identity: IdentityRepository) -> None:
         self.identity = identity
 
-    async def create_project(self, path: str, public: bool) -> dict[str, Any]:
-        project = await self.identity.create_project(path.strip("/"), "public" if public else "private")
-        return project_json(project)
-
-    async def create_user(self, username: str) -> dict[str, Any]:
-        return user_json(await self.identity.create_user(username))
-
+    # -- lookups -----------------------------------------------------------------
     async def project(self, ref: str) -> Project:
         project = await self.identity.find_project(ref)
         if project is None:
@@ -51,6 +101,32 @@ class Admin:
             raise NotFound("User")
         return user
 
+    async def group(self, path: str) -> Group:
+        group = await self.identity.find_group(path.strip("/"))
+        if group is None:
+            raise NotFound("Group")
+        return group
+
+    # -- projects, groups, users, members ---------------------------------------
+    async def create_project(self, path: str, public: bool) -> dict[str, Any]:
+        project = await self.identity.create_project(path.strip("/"), "public" if public else "private")
+        return project_json(project)
+
+    async def create_group(self, path: str) -> dict[str, Any]:
+        return group_json(await self.identity.create_group(path.strip("/")))
+
+    async def group_settings(self, path: str, duplicates_allowed: bool | None,
+                             exception_regex: str | None) -> dict[str, Any]:
+        group = await self.group(path)
+        if exception_regex:
+            compile_exception_regex(exception_regex)  # refuse what would not compile, now
+        updated = await self.identity.update_group_settings(group.id, duplicates_allowed,
+                                                            exception_regex)
+        return group_json(updated)
+
+    async def create_user(self, username: str) -> dict[str, Any]:
+        return user_json(await self.identity.create_user(username))
+
     async def add_member(self, project_ref: str, username: str, role: str) -> dict[str, Any]:
         try:
             level = AccessLevel.from_name(role)
@@ -62,16 +138,66 @@ class Admin:
                 "username": user.username, "access_level": row["access_level"],
                 "role": level.name.lower(), "created_at": timestamp(row["created_at"])}
 
+    # -- tokens --------------------------------------------------------------------
     async def create_personal_token(self, username: str, scopes: list[str], name: str | None,
                                     expires_at: dt.date | None) -> str:
-        unknown = sorted(set(scopes) - set(SCOPES))
-        if not scopes or unknown:
-            raise AdminError(f"scopes must be among {', '.join(SCOPES)}"
-                             + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
-        if expires_at is not None and expires_at <= dt.date.today():
-            raise AdminError("expires-at must be a future date")
+        scopes = _scopes(scopes, PERSONAL_SCOPES)
+        expiry = _expiry(expires_at)
         user = await self.user(username)
-        secret = generate_token(PERSONAL_TOKEN_PREFIX)
-        await self.identity.create_personal_token(user.id, name or "gateway-cli", token_digest(secret),
-                                                  sorted(set(scopes)), expires_at)
+        return await self._issue("personal", name=name or "gateway-cli", scopes=scopes,
+                                 user_id=user.id, expires_at=expiry)
+
+    async def create_deploy_token(self, project_ref: str, scopes: list[str], name: str | None,
+                                  expires_at: dt.date | None) -> str:
+        scopes = _scopes(scopes, DEPLOY_SCOPES)
+        expiry = _expiry(expires_at)
+        project = await self.project(project_ref)
+        return await self._issue("deploy", name=name or "deploy-token", scopes=scopes,
+                                 project_id=project.id, expires_at=expiry)
+
+    async def create_job_token(self, project_ref: str, username: str,
+                               expires_in: dt.timedelta) -> str:
+        if expires_in > MAX_JOB_TOKEN_LIFETIME:
+            raise AdminError("a job token lives at most 7 days")
+        project, user = await self.project(project_ref), await self.user(username)
+        if await self.identity.access_level(project.id, user.id) is None:
+            raise AdminError(f"{user.username} is not a member of {project.path}")
+        return await self._issue("job", name="ci-job", scopes=["job"], user_id=user.id,
+                                 project_id=project.id,
+                                 expires_at=dt.datetime.now(dt.UTC) + expires_in)
+
+    async def _issue(self, kind: str, **fields: Any) -> str:
+        """Store a new token's digest; the secret is returned once, never stored."""
+        secret = generate_token(kind)
+        await self.identity.create_token(kind, digest=token_digest(secret), **fields)
         return secret
+
+    async def revoke_token(self, token_id: int) -> dict[str, Any]:
+        row = await self.identity.revoke_token(token_id)
+        if row is None:
+            raise NotFound("Token")
+        return token_json(row)
+
+    async def list_tokens(self, username: str | None, project_ref: str | None) -> list[dict[str, Any]]:
+        user_id = (await self.user(username)).id if username else None
+        project_id = (await self.project(project_ref)).id if project_ref else None
+        return [token_json(row) for row in await self.identity.list_tokens(user_id, project_id)]
+
+    # -- protection rules ----------------------------------------------------------
+    async def add_protection_rule(self, project_ref: str, pattern: str, minimum: str) -> dict[str, Any]:
+        if minimum not in PUSH_PROTECTION_LEVELS:
+            raise AdminError(f"minimum access level for push must be {' or '.join(PUSH_PROTECTION_LEVELS)}")
+        project = await self.project(project_ref)
+        row = await self.identity.add_protection_rule(project.id, pattern,
+                                                      AccessLevel.from_name(minimum))
+        return rule_json(row)
+
+    async def list_protection_rules(self, project_ref: str) -> list[dict[str, Any]]:
+        project = await self.project(project_ref)
+        return [rule_json(row) for row in await self.identity.protection_rules(project.id)]
+
+    async def remove_protection_rule(self, rule_id: int) -> dict[str, Any]:
+        row = await self.identity.remove_protection_rule(rule_id)
+        if row is None:
+            raise NotFound("Protection rule")
+        return rule_json(row)

@@ -13,6 +13,7 @@ from gateway.db.identity import IdentityRepository
 from gateway.db.packages import PackageRepository
 from gateway.db.pool import open_database
 from gateway.keys import AUTHENTICATOR, DB_POOL, OBJECT_STORE, REGISTRY, SETTINGS
+from gateway.policy import UploadPolicy
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import open_object_store
@@ -31,9 +32,10 @@ async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-    pool = app[DB_POOL]
-    app[AUTHENTICATOR] = Authenticator(IdentityRepository(pool))
-    app[REGISTRY] = Registry(app[SETTINGS], app[OBJECT_STORE], PackageRepository(pool))
+    settings, pool = app[SETTINGS], app[DB_POOL]
+    identity, packages = IdentityRepository(pool), PackageRepository(pool)
+    app[AUTHENTICATOR] = Authenticator(identity, settings.trusted_proxy_secret)
+    app[REGISTRY] = Registry(settings, app[OBJECT_STORE], packages, UploadPolicy(identity, packages))
     yield
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.admin import Admin
+from gateway.admin import Admin, parse_duration
 from gateway.db.identity import IdentityRepository
 from gateway.db.migrate import MigrationError, apply_migrations
 from gateway.db.pool import open_database
@@ -51,12 +51,44 @@ def build_parser() -> argparse.ArgumentParser:
     member_add.add_argument("--role", required=True,
                             choices=["guest", "reporter", "developer", "maintainer", "owner"])
 
+    group = objects.add_parser("group").add_subparsers(dest="action", required=True)
+    group.add_parser("create", help="create a group (and its parents)").add_argument("path")
+    group_settings = group.add_parser("settings", help="show or change a group's package settings")
+    group_settings.add_argument("path", metavar="GROUP")
+    group_settings.add_argument("--duplicates-allowed", type=_bool, metavar="true|false",
+                                help="whether a file name may be uploaded twice to one package")
+    group_settings.add_argument("--exception-regex", metavar="RE",
+                                help="package names or versions that invert the setting ('' clears)")
+
     token = objects.add_parser("token").add_subparsers(dest="action", required=True)
     token_create = token.add_parser("create", help="create a personal access token; prints only it")
     token_create.add_argument("--user", required=True)
     token_create.add_argument("--scopes", required=True, help="comma-separated: api, read_api")
     token_create.add_argument("--name", help="a label for the token")
     token_create.add_argument("--expires-at", type=_date, help="YYYY-MM-DD; no expiry if absent")
+    deploy = token.add_parser("create-deploy", help="create a project deploy token; prints only it")
+    deploy.add_argument("--project", required=True, help="project path or id")
+    deploy.add_argument("--scopes", required=True,
+                        help="comma-separated: read_package_registry, write_package_registry")
+    deploy.add_argument("--name", help="a label for the token")
+    deploy.add_argument("--expires-at", type=_date, help="YYYY-MM-DD; no expiry if absent")
+    job = token.add_parser("create-job", help="create a CI job token; prints only it")
+    job.add_argument("--project", required=True, help="project path or id")
+    job.add_argument("--user", required=True, help="the user the job runs as")
+    job.add_argument("--expires-in", default="1h", help="such as 30m, 1h, 2d (default 1h)")
+    token.add_parser("revoke", help="revoke a token of any kind").add_argument("token_id", type=int)
+    token_list = token.add_parser("list", help="list tokens (never their secrets)")
+    token_list.add_argument("--user")
+    token_list.add_argument("--project")
+
+    protection = objects.add_parser("protection").add_subparsers(dest="action", required=True)
+    rule_add = protection.add_parser("add", help="protect package names from pushes below a role")
+    rule_add.add_argument("--project", required=True)
+    rule_add.add_argument("--pattern", required=True, help="package name; * matches anything")
+    rule_add.add_argument("--minimum-access-level-for-push", required=True,
+                          choices=["maintainer", "owner"])
+    protection.add_parser("list").add_argument("--project", required=True)
+    protection.add_parser("remove").add_argument("rule_id", type=int)
     return parser
 
 
@@ -65,6 +97,19 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"true", "yes", "1", "on"}:
+        return True
+    if lowered in {"false", "no", "0", "off"}:
+        return False
+    raise argparse.ArgumentTypeError(f"not true or false: {text!r}")
+
+
+def _scope_list(text: str) -> list[str]:
+    return [scope.strip() for scope in text.split(",") if scope.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,17 +147,30 @@ def _command(args: argparse.Namespace) -> Callable[[Admin, Any], Awaitable[Any]]
             async with pool.acquire() as conn:
                 return {"applied": await apply_migrations(conn)}
         return migrate
+    commands: dict[tuple[str, str], Callable[[Admin], Awaitable[Any]]] = {
+        ("project", "create"): lambda a: a.create_project(args.path, args.public),
+        ("group", "create"): lambda a: a.create_group(args.path),
+        ("group", "settings"): lambda a: a.group_settings(args.path, args.duplicates_allowed,
+                                                          args.exception_regex),
+        ("user", "create"): lambda a: a.create_user(args.username),
+        ("member", "add"): lambda a: a.add_member(args.project, args.user, args.role),
+        ("token", "create"): lambda a: a.create_personal_token(
+            args.user, _scope_list(args.scopes), args.name, args.expires_at),
+        ("token", "create-deploy"): lambda a: a.create_deploy_token(
+            args.project, _scope_list(args.scopes), args.name, args.expires_at),
+        ("token", "create-job"): lambda a: a.create_job_token(
+            args.project, args.user, parse_duration(args.expires_in)),
+        ("token", "revoke"): lambda a: a.revoke_token(args.token_id),
+        ("token", "list"): lambda a: a.list_tokens(args.user, args.project),
+        ("protection", "add"): lambda a: a.add_protection_rule(
+            args.project, args.pattern, args.minimum_access_level_for_push),
+        ("protection", "list"): lambda a: a.list_protection_rules(args.project),
+        ("protection", "remove"): lambda a: a.remove_protection_rule(args.rule_id),
+    }
     action = (args.object, args.action)
-    if action == ("project", "create"):
-        return lambda admin, _: admin.create_project(args.path, args.public)
-    if action == ("user", "create"):
-        return lambda admin, _: admin.create_user(args.username)
-    if action == ("member", "add"):
-        return lambda admin, _: admin.add_member(args.project, args.user, args.role)
-    if action == ("token", "create"):
-        scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-        return lambda admin, _: admin.create_personal_token(args.user, scopes, args.name,
-                                                            args.expires_at)
+    if action in commands:
+        run = commands[action]
+        return lambda admin, _: run(admin)
     raise AssertionError(f"unhandled command {action}")
 
 

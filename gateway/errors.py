@@ -97,6 +97,11 @@ class Conflict(GatewayError):
     status, title = 409, "Conflict"
 
 
+class DuplicatePackage(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Duplicate package is not allowed")
+
+
 class PayloadTooLarge(GatewayError):
     status, title = 413, "Payload Too Large"
 

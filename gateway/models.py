@@ -34,10 +34,21 @@ class FromRow:
 
 
 @dataclass(frozen=True)
+class Group(FromRow):
+    id: int
+    path: str
+    parent_id: int | None
+    generic_duplicates_allowed: bool
+    generic_duplicate_exception_regex: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class Project(FromRow):
     id: int
     path: str
     visibility: str
+    namespace_id: int
     created_at: dt.datetime
 
     @property

@@ -14,6 +14,7 @@ from gateway.auth import Access
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import NotFound, PayloadTooLarge
 from gateway.models import PackageFile
+from gateway.policy import UploadPolicy
 from gateway.settings import Settings
 from gateway.storage import ObjectStore, new_object_key
 from gateway.upload import ExpectedDigests, PartSizer, StoredObject, upload_stream
@@ -27,10 +28,12 @@ class Published:
 
 
 class Registry:
-    def __init__(self, settings: Settings, store: ObjectStore, packages: PackageRepository) -> None:
+    def __init__(self, settings: Settings, store: ObjectStore, packages: PackageRepository,
+                 policy: UploadPolicy) -> None:
         self.settings = settings
         self.store = store
         self.packages = packages
+        self.policy = policy
         self.uploads_in_flight = 0
 
     def check_declared_size(self, declared_length: int | None) -> None:
@@ -42,6 +45,7 @@ class Registry:
                       declared_length: int | None, status: str | None,
                       expected: ExpectedDigests | None = None) -> Published:
         self.check_declared_size(declared_length)
+        forbid_duplicate = await self.policy.check(access, target)
         key = new_object_key(access.project.id)
         self.uploads_in_flight += 1
         try:
@@ -60,8 +64,11 @@ class Registry:
                         file_name=target.file_name, size=stored.size,
                         md5=stored.digests.md5, sha1=stored.digests.sha1,
                         sha256=stored.digests.sha256, file_store=self.store.file_store,
-                        object_key=key,
+                        object_key=key, actor_kind=access.actor.record_kind,
+                        actor_user_id=access.actor.user_id, actor_token_id=access.actor.token_id,
+                        actor_name=access.actor.name,
                     ),
+                    forbid_duplicate=forbid_duplicate,
                 )
             except BaseException:
                 await self.store.delete_quietly(key)

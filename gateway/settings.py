@@ -59,6 +59,8 @@ class Settings:
     migrate_on_start: bool = True
     log_level: str = "info"
     log_format: str = "auto"
+    # Set: trust the embedding proxy's signed X-Gateway-Proxy-Auth header.
+    trusted_proxy_secret: str | None = None
 
     @property
     def effective_max_file_size(self) -> int:
@@ -92,7 +94,7 @@ class Settings:
         known = {
             "data_dir", "database_url", "host", "port", "part_size", "part_concurrency",
             "max_file_size", "upload_timeout", "db_pool_min", "db_pool_max",
-            "migrate_on_start", "log_level", "log_format",
+            "migrate_on_start", "log_level", "log_format", "trusted_proxy_secret",
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
         }
@@ -118,6 +120,7 @@ class Settings:
                                    defaults.migrate_on_start),
             log_level=(get("log_level") or defaults.log_level).lower(),
             log_format=(get("log_format") or defaults.log_format).lower(),
+            trusted_proxy_secret=get("trusted_proxy_secret") or None,
         )
         settings.validate()
         return settings
@@ -139,6 +142,8 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL must be debug, info, warning or error")
         if self.log_format not in {"auto", "json", "console"}:
             raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT must be auto, json or console")
+        if self.trusted_proxy_secret is not None and len(self.trusted_proxy_secret) < 32:
+            raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXY_SECRET must be at least 32 characters")
         if self.upload_timeout <= 0:
             raise SettingsError(f"{ENV_PREFIX}UPLOAD_TIMEOUT must be positive (seconds)")
         if self.database_url is not None and not self.database_url.startswith(

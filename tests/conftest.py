@@ -7,8 +7,11 @@ S3 backend, its own bucket; both are removed afterwards.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,32 @@ TEMPLATE_DB = "gateway_template"
 MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+@contextmanager
+def private_tmp_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder outside pytest's basetemp: the embedded PostgreSQL runs as
+    its own system user when we are root, and every pytest session start closes
+    pytest's folder to other users again (which would break a cluster living there)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster_dir() -> Iterator[Path]:
+    with private_tmp_dir("gateway-test-") as path:
+        yield path
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    embedded = start_embedded_postgres(tmp_path_factory.mktemp("postgres") / "data")
+def postgres() -> Iterator[EmbeddedPostgres]:
+    with private_tmp_dir("gateway-test-pg-") as folder:
+        yield from _running_postgres(folder / "data")
+
+
+def _running_postgres(pgdata: Path) -> Iterator[EmbeddedPostgres]:
+    embedded = start_embedded_postgres(pgdata)
 
     async def prepare_template() -> None:
         conn = await asyncpg.connect(embedded.server.get_uri())

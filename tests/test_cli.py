@@ -84,8 +84,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_serve_with_no_configuration_runs_on_the_embedded_default(tmp_path: Path) -> None:
+async def test_serve_with_no_configuration_runs_on_the_embedded_default(cluster_dir: Path) -> None:
     """The README's quick start: `gateway serve` on a fresh machine, nothing configured."""
+    tmp_path = cluster_dir
     env, port = clean_env(), free_port()
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "serve", "--port", str(port), env=env, cwd=tmp_path,
@@ -103,7 +104,8 @@ async def test_serve_with_no_configuration_runs_on_the_embedded_default(tmp_path
             for _ in range(300):
                 if await healthy():
                     break
-                assert server.returncode is None, await server.stdout.read()
+                if server.returncode is not None:
+                    break
                 await asyncio.sleep(0.1)
             # Admin commands join the same embedded cluster and leave it running.
             await gateway_cli("admin", "project", "create", "demo/app", env=env, cwd=tmp_path)
@@ -119,9 +121,11 @@ async def test_serve_with_no_configuration_runs_on_the_embedded_default(tmp_path
             async with http.get(url, headers=headers) as response:
                 assert await response.read() == b"release"
     finally:
-        server.send_signal(signal.SIGTERM)
+        if server.returncode is None:
+            server.send_signal(signal.SIGTERM)
+        output = await asyncio.wait_for(server.stdout.read(), 30)
         await asyncio.wait_for(server.wait(), 30)
-    assert server.returncode == 0
+    assert server.returncode == 0, output.decode()
     assert (tmp_path / "gateway-data" / "postgres" / "PG_VERSION").exists()
     assert list((tmp_path / "gateway-data" / "objects").rglob("*"))
 
@@ -131,3 +135,52 @@ async def test_serve_with_no_configuration_runs_on_the_embedded_default(tmp_path
                    for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "postgres")
 
     await wait_for(lambda: not cluster_running(), timeout=20)
+
+
+async def test_access_model_commands(database_url: str) -> None:
+    env = clean_env(GATEWAY_DATABASE_URL=database_url)
+
+    async def ok(*args: str) -> str:
+        code, out, err = await gateway_cli(*args, env=env)
+        assert code == 0, err
+        return out.strip()
+
+    await ok("admin", "project", "create", "corp/team/app")
+    await ok("admin", "user", "create", "ci")
+    await ok("admin", "member", "add", "--project", "corp/team/app", "--user", "ci", "--role", "developer")
+
+    group = json.loads(await ok("admin", "group", "settings", "corp/team", "--duplicates-allowed",
+                                "false", "--exception-regex", ".*-SNAPSHOT"))
+    assert (group["path"], group["generic_duplicates_allowed"],
+            group["generic_duplicate_exception_regex"]) == ("corp/team", False, ".*-SNAPSHOT")
+    code, _, err = await gateway_cli("admin", "group", "settings", "corp/team", "--exception-regex",
+                                     "(unclosed", env=env)
+    assert code == 1 and "not valid RE2 syntax" in err
+    code, _, err = await gateway_cli("admin", "group", "settings", "nope", env=env)
+    assert code == 1 and "404 Group Not Found" in err
+    assert json.loads(await ok("admin", "group", "create", "other/sub"))["path"] == "other/sub"
+
+    deploy = await ok("admin", "token", "create-deploy", "--project", "corp/team/app", "--scopes",
+                      "read_package_registry,write_package_registry", "--name", "release")
+    job = await ok("admin", "token", "create-job", "--project", "corp/team/app", "--user", "ci",
+                   "--expires-in", "30m")
+    assert deploy.startswith("gldt-") and job.startswith("glcbt-")
+    code, _, err = await gateway_cli("admin", "token", "create-job", "--project", "corp/team/app",
+                                     "--user", "ci", "--expires-in", "soon", env=env)
+    assert code == 1 and "not a duration" in err
+
+    tokens = json.loads(await ok("admin", "token", "list", "--project", "corp/team/app"))
+    assert [(t["kind"], t["name"]) for t in tokens] == [("deploy", "release"), ("job", "ci-job")]
+    assert all("digest" not in json.dumps(t) for t in tokens)
+    revoked = json.loads(await ok("admin", "token", "revoke", str(tokens[0]["id"])))
+    assert revoked["id"] == tokens[0]["id"] and revoked["revoked_at"] is not None
+    code, _, err = await gateway_cli("admin", "token", "revoke", "999999", env=env)
+    assert code == 1 and "404 Token Not Found" in err
+
+    rule = json.loads(await ok("admin", "protection", "add", "--project", "corp/team/app",
+                               "--pattern", "app-*", "--minimum-access-level-for-push", "maintainer"))
+    assert (rule["package_name_pattern"], rule["minimum_access_level_for_push"]) == ("app-*", "maintainer")
+    listed = json.loads(await ok("admin", "protection", "list", "--project", "corp/team/app"))
+    assert [r["id"] for r in listed] == [rule["id"]]
+    assert json.loads(await ok("admin", "protection", "remove", str(rule["id"])))["id"] == rule["id"]
+    assert json.loads(await ok("admin", "protection", "list", "--project", "corp/team/app")) == []

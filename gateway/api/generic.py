@@ -5,11 +5,11 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from gateway.api.http import body_chunks, etag_matches, expected_digests, parse_range
+from gateway.api.http import authorize, body_chunks, etag_matches, expected_digests, parse_range
 from gateway.api.serializers import package_file_full
-from gateway.auth import Action, read_credential
+from gateway.auth import Action
 from gateway.errors import StorageError
-from gateway.keys import AUTHENTICATOR, REGISTRY
+from gateway.keys import REGISTRY
 from gateway.logs import get_logger
 from gateway.models import PackageFile
 from gateway.validation import GenericTarget, parse_generic_tail, parse_select, parse_status
@@ -37,9 +37,7 @@ async def put_package_file(request: web.Request) -> web.Response:
     status = parse_status(request.query.get("status"))
     select = parse_select(request.query.get("select"))
     expected = expected_digests(request)
-    access = await request.app[AUTHENTICATOR].authorize(
-        target.project_ref, read_credential(request.headers), Action.WRITE)
-    structlog.contextvars.bind_contextvars(project_id=access.project.id, actor=access.actor.username)
+    access = await authorize(request, target.project_ref, Action.WRITE)
     published = await request.app[REGISTRY].publish(
         access, target, body_chunks(request),
         declared_length=request.content_length, status=status, expected=expected,
@@ -56,9 +54,7 @@ async def put_package_file(request: web.Request) -> web.Response:
 
 async def get_package_file(request: web.Request) -> web.StreamResponse:
     target = generic_target(request)
-    access = await request.app[AUTHENTICATOR].authorize(
-        target.project_ref, read_credential(request.headers), Action.READ)
-    structlog.contextvars.bind_contextvars(project_id=access.project.id, actor=access.actor.username)
+    access = await authorize(request, target.project_ref, Action.READ)
     registry = request.app[REGISTRY]
     record = await registry.find_download(access, target)
     structlog.contextvars.bind_contextvars(package_id=record.package_id, package_file_id=record.id)

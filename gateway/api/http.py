@@ -9,14 +9,27 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from gateway.auth import Access, Action, read_credential
 from gateway.errors import InvalidField, RangeNotSatisfiable, UploadInterrupted
+from gateway.keys import AUTHENTICATOR
 from gateway.upload import ExpectedDigests
 
 BODY_CHUNK = 256 * 1024
 _SHA256_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+
+
+async def authorize(request: web.Request, project_ref: str, action: Action) -> Access:
+    """Who is asking, and may they do this here; bound to the request's log line."""
+    authenticator = request.app[AUTHENTICATOR]
+    credential = read_credential(request.headers, proxy_enabled=authenticator.proxy_enabled)
+    access = await authenticator.authorize(project_ref, credential, action)
+    structlog.contextvars.bind_contextvars(
+        project_id=access.project.id, actor=access.actor.name, actor_kind=access.actor.kind)
+    return access
 
 
 async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:

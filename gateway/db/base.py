@@ -28,6 +28,10 @@ class Repository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
+    @staticmethod
+    def query(name: str) -> str:
+        return QUERIES[name]
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         try:

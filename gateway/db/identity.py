@@ -1,4 +1,4 @@
-"""Users, projects, memberships and personal access tokens."""
+"""Users, groups, projects, memberships and access tokens."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ import asyncpg
 
 from gateway.db.base import Repository
 from gateway.errors import Conflict, InvalidField
-from gateway.models import AccessLevel, Project, User
+from gateway.models import AccessLevel, Group, Project, User
 
 
 @dataclass(frozen=True)
-class PersonalToken:
+class AccessToken:
     id: int
-    user_id: int
-    username: str
+    kind: str  # personal, deploy, job
+    user_id: int | None
+    username: str | None
+    project_id: int | None
     digest: bytes
     scopes: tuple[str, ...]
-    expires_at: dt.date | None
+    expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
 
@@ -34,14 +36,51 @@ class IdentityRepository(Repository):
         return Project.from_row(row) if row else None
 
     async def create_project(self, path: str, visibility: str) -> Project:
+        """The project and every group above it, in one transaction."""
+        segments = path.split("/")
         try:
-            row = await self.fetchrow("insert_project", path, visibility)
+            async with self.transaction() as conn:
+                parent_id = None
+                for depth in range(1, len(segments)):
+                    group = await conn.fetchrow(self.query("upsert_group"),
+                                                "/".join(segments[:depth]), parent_id)
+                    parent_id = group["id"]
+                row = await conn.fetchrow(self.query("insert_project"), path, visibility, parent_id)
         except asyncpg.UniqueViolationError:
             raise Conflict(f"project {path} already exists") from None
         except asyncpg.CheckViolationError:
             raise InvalidField("path") from None
-        assert row is not None
         return Project.from_row(row)
+
+    async def create_group(self, path: str) -> Group:
+        segments = path.split("/")
+        try:
+            async with self.transaction() as conn:
+                parent_id, row = None, None
+                for depth in range(1, len(segments) + 1):
+                    row = await conn.fetchrow(self.query("upsert_group"),
+                                              "/".join(segments[:depth]), parent_id)
+                    parent_id = row["id"]
+        except asyncpg.CheckViolationError:
+            raise InvalidField("path") from None
+        assert row is not None
+        return Group.from_row(row)
+
+    async def find_group(self, path: str) -> Group | None:
+        row = await self.fetchrow("find_group_by_path", path)
+        return Group.from_row(row) if row else None
+
+    async def update_group_settings(self, group_id: int, duplicates_allowed: bool | None,
+                                    exception_regex: str | None) -> Group:
+        row = await self.fetchrow("update_group_settings", group_id, duplicates_allowed,
+                                  exception_regex)
+        assert row is not None
+        return Group.from_row(row)
+
+    async def duplicate_settings(self, group_id: int) -> tuple[bool, str]:
+        row = await self.fetchrow("find_duplicate_settings", group_id)
+        assert row is not None
+        return row["generic_duplicates_allowed"], row["generic_duplicate_exception_regex"]
 
     async def find_user(self, username: str) -> User | None:
         row = await self.fetchrow("find_user_by_username", username)
@@ -66,22 +105,53 @@ class IdentityRepository(Repository):
         level = await self.fetchval("find_access_level", project_id, user_id)
         return AccessLevel(level) if level is not None else None
 
-    async def create_personal_token(self, user_id: int, name: str, digest: bytes,
-                                    scopes: list[str], expires_at: dt.date | None) -> asyncpg.Record:
+    async def create_token(self, kind: str, *, digest: bytes, name: str, scopes: list[str],
+                           user_id: int | None = None, project_id: int | None = None,
+                           expires_at: dt.datetime | None = None) -> asyncpg.Record:
         try:
-            row = await self.fetchrow("insert_personal_token", user_id, name, digest, scopes, expires_at)
+            row = await self.fetchrow("insert_access_token", kind, user_id, project_id, name, digest,
+                                      scopes, expires_at)
         except asyncpg.CheckViolationError:
             raise InvalidField("scopes") from None
         assert row is not None
         return row
 
-    async def find_personal_token(self, digest: bytes) -> PersonalToken | None:
-        row = await self.fetchrow("find_personal_token", digest)
+    async def find_token(self, digest: bytes) -> AccessToken | None:
+        row = await self.fetchrow("find_access_token", digest)
         if row is None:
             return None
-        return PersonalToken(row["id"], row["user_id"], row["username"], row["token_digest"],
-                             tuple(row["scopes"]), row["expires_at"], row["revoked_at"],
-                             row["last_used_at"])
+        return AccessToken(row["id"], row["kind"], row["user_id"], row["username"],
+                           row["project_id"], row["token_digest"], tuple(row["scopes"]),
+                           row["expires_at"], row["revoked_at"], row["last_used_at"])
 
-    async def touch_personal_token(self, token_id: int) -> None:
-        await self.execute("touch_personal_token", token_id)
+    async def touch_token(self, token_id: int) -> None:
+        await self.execute("touch_access_token", token_id)
+
+    async def revoke_token(self, token_id: int) -> asyncpg.Record | None:
+        return await self.fetchrow("revoke_access_token", token_id)
+
+    async def list_tokens(self, user_id: int | None, project_id: int | None) -> list[asyncpg.Record]:
+        return await self.fetch("list_access_tokens", user_id, project_id)
+
+    async def add_protection_rule(self, project_id: int, pattern: str, level: AccessLevel) -> asyncpg.Record:
+        try:
+            row = await self.fetchrow("insert_protection_rule", project_id, pattern, int(level))
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"a rule for {pattern!r} already exists") from None
+        except asyncpg.CheckViolationError:
+            raise InvalidField("package_name_pattern") from None
+        assert row is not None
+        return row
+
+    async def protection_rules(self, project_id: int) -> list[asyncpg.Record]:
+        return await self.fetch("list_protection_rules", project_id)
+
+    async def remove_protection_rule(self, rule_id: int) -> asyncpg.Record | None:
+        return await self.fetchrow("delete_protection_rule", rule_id)
+
+    async def push_protected(self, project_id: int, package_name: str,
+                             level: AccessLevel | None) -> bool:
+        """Whether a rule stops this push; a None level (deploy tokens) meets every rule."""
+        rule = await self.fetchval("find_push_protection", project_id, package_name,
+                                   int(level) if level is not None else None)
+        return rule is not None

@@ -80,9 +80,9 @@ async def caller(gateway: Gateway, project: dict, who: str) -> Identity | None:
     scopes = ("read_api",) if variant == "read_api" else ("api",)
     identity = await gateway.user(None if role == "non" else role, project, scopes=scopes)
     if variant in {"expired", "revoked"}:
-        column = "revoked_at = now()" if variant == "revoked" else "expires_at = current_date"
+        column = "revoked_at = now()" if variant == "revoked" else "expires_at = now()"
         async with gateway.pool.acquire() as conn:
-            await conn.execute(f"UPDATE personal_access_tokens SET {column}")
+            await conn.execute(f"UPDATE access_tokens SET {column}")
     return identity
 
 
@@ -135,7 +135,7 @@ async def test_error_bodies(gateway_factory: GatewayFactory) -> None:
     assert (await gateway.get(None, project=987654)).status == 401
 
     async with gateway.pool.acquire() as conn:
-        await conn.execute("UPDATE personal_access_tokens SET revoked_at = now()")
+        await conn.execute("UPDATE access_tokens SET revoked_at = now()")
     revoked = await gateway.get(guest)
     assert revoked.status == 401
     assert (await revoked.json())["error"] == "invalid_token"
@@ -145,7 +145,7 @@ async def test_tokens_are_stored_only_as_digests(gateway_factory: GatewayFactory
     gateway = await gateway_factory("fs")
     dev = await gateway.developer()
     async with gateway.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM personal_access_tokens")
+        rows = await conn.fetch("SELECT * FROM access_tokens")
     assert len(rows) == 1
     assert all(dev.token not in str(value) and dev.token.encode() != value
                for value in dict(rows[0]).values())

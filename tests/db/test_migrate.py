@@ -63,3 +63,39 @@ def test_bad_file_names_are_refused(tmp_path: Path) -> None:
     (tmp_path / "001_short.sql").write_text("")
     with pytest.raises(MigrationError, match="NNNN_name.sql"):
         load_migrations(tmp_path)
+
+
+async def test_access_model_migration_keeps_existing_data(
+        database_factory: Callable[[], Awaitable[str]], tmp_path: Path) -> None:
+    """0002 on a database that already has projects and personal tokens."""
+    conn = await fresh_database(database_factory)
+    try:
+        only_first = tmp_path / "sql"
+        only_first.mkdir()
+        first = load_migrations()[0]
+        (only_first / first.name).write_text(first.sql)
+        await apply_migrations(conn, only_first)
+        await conn.execute("""
+            INSERT INTO projects (path, visibility) VALUES ('a/b/app', 'private'), ('A/tool', 'public');
+            INSERT INTO users (username) VALUES ('alice');
+            INSERT INTO personal_access_tokens (user_id, name, token_digest, scopes, expires_at)
+            VALUES (1, 'ci', '\\x01', ARRAY['api'], '2099-01-02');
+        """)
+        await apply_migrations(conn)
+        # "A" and "a" are one group: paths are case-insensitive, as in GitLab.
+        groups = {r["path"].lower(): r["parent_id"]
+                  for r in await conn.fetch("SELECT path, parent_id FROM groups")}
+        assert set(groups) == {"a", "a/b"}
+        assert groups["a"] is None and groups["a/b"] is not None
+        namespaces = {p: g.lower() for p, g in await conn.fetch(
+            "SELECT p.path, g.path FROM projects p JOIN groups g ON g.id = p.namespace_id")}
+        assert namespaces == {"a/b/app": "a/b", "A/tool": "a"}
+        token = await conn.fetchrow("SELECT * FROM access_tokens")
+        assert (token["id"], token["kind"], token["user_id"]) == (1, "personal", 1)
+        assert token["expires_at"].isoformat() == "2099-01-02T00:00:00+00:00"
+        new_id = await conn.fetchval(
+            "INSERT INTO access_tokens (kind, user_id, name, token_digest, scopes) "
+            "VALUES ('personal', 1, 'n', '\\x02', ARRAY['api']) RETURNING id")
+        assert new_id == 2
+    finally:
+        await conn.close()
