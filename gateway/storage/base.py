@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import TypeVar
 
 from gateway.logs import get_logger
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 # GitLab's `file_store` values in package-file records.
 FILE_STORE_LOCAL = 1
@@ -23,14 +26,32 @@ def new_object_key(project_id: int) -> str:
     return f"projects/{project_id}/{uuid.uuid4().hex}"
 
 
+async def settle(coro: Awaitable[T], undo: Callable[[T], Awaitable[None]]) -> T:
+    """Await `coro`; if we are cancelled meanwhile, let it finish anyway and undo
+    what it made, so a cancelled request leaves nothing half-created in storage."""
+    task = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await undo(await task)
+        raise
+
+
+async def _nothing_to_undo(_: object) -> None:
+    pass
+
+
 class ObjectUpload(abc.ABC):
     """One object being written part by part.
 
     Used as an async context manager: leaving it with any exception, cancellation
-    included, before `complete()` succeeded aborts the upload and leaves nothing.
+    included, before `complete()` succeeded aborts the upload and leaves nothing,
+    even when the store had already made the object visible.
     """
 
     completed = False
+    _finishing = False
 
     @abc.abstractmethod
     async def write_part(self, number: int, data: bytes) -> None:
@@ -40,15 +61,25 @@ class ObjectUpload(abc.ABC):
     async def _complete(self) -> None: ...
 
     @abc.abstractmethod
-    async def _abort(self) -> None: ...
+    async def _abort(self) -> None:
+        """Drop what is in progress (a multipart upload, a temporary file)."""
+
+    @abc.abstractmethod
+    async def _discard(self) -> None:
+        """Remove the finished object, if completing got as far as making it."""
 
     async def complete(self) -> None:
-        await self._complete()
+        self._finishing = True
+        # Finished even if cancelled, so abort() sees the store's final state and
+        # removes the object if it came to exist.
+        await settle(self._complete(), _nothing_to_undo)
         self.completed = True
 
     async def abort(self) -> None:
         try:
             await self._abort()
+            if self._finishing:
+                await self._discard()
         except Exception:
             # Never mask the error that caused the abort; the log keeps the key.
             log.exception("abort_failed", upload=repr(self))

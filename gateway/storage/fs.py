@@ -7,6 +7,7 @@ renamed into place only on success; on failure the temporary file is removed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ import aiofiles
 import aiofiles.os
 
 from gateway.errors import NotFoundInStorage, StorageError
-from gateway.storage.base import FILE_STORE_LOCAL, ObjectStore, ObjectUpload
+from gateway.storage.base import FILE_STORE_LOCAL, ObjectStore, ObjectUpload, settle
 
 READ_CHUNK = 256 * 1024
 
@@ -54,10 +55,10 @@ class FilesystemUpload(ObjectUpload):
 
     async def _abort(self) -> None:
         await asyncio.shield(self._handle.close())
-        try:
-            await aiofiles.os.remove(self._tmp_path)
-        except FileNotFoundError:
-            pass
+        await _remove_if_present(self._tmp_path)
+
+    async def _discard(self) -> None:
+        await _remove_if_present(self._final_path)
 
 
 class FilesystemObjectStore(ObjectStore):
@@ -77,9 +78,13 @@ class FilesystemObjectStore(ObjectStore):
     async def begin_upload(self, key: str) -> FilesystemUpload:
         final_path = self.path_for(key)
         tmp_path = final_path.parent / f".{final_path.name}.{uuid.uuid4().hex}.tmp"
+        async def undo(handle: aiofiles.threadpool.binary.AsyncBufferedIOBase) -> None:
+            await handle.close()
+            await _remove_if_present(tmp_path)
+
         try:
             await aiofiles.os.makedirs(final_path.parent, exist_ok=True)
-            handle = await aiofiles.open(tmp_path, "xb")
+            handle = await settle(aiofiles.open(tmp_path, "xb"), undo)
         except OSError as exc:
             raise StorageError(f"creating {tmp_path.name}: {exc.strerror}") from exc
         return FilesystemUpload(handle, tmp_path, final_path)
@@ -101,9 +106,7 @@ class FilesystemObjectStore(ObjectStore):
 
     async def delete(self, key: str) -> None:
         try:
-            await aiofiles.os.remove(self.path_for(key))
-        except FileNotFoundError:
-            pass
+            await _remove_if_present(self.path_for(key))
         except OSError as exc:
             raise StorageError(f"deleting {key}: {exc.strerror}") from exc
 
@@ -128,6 +131,11 @@ async def _read_range(handle: aiofiles.threadpool.binary.AsyncBufferedReader,
             raise StorageError("object is shorter than its record")
         remaining -= len(chunk)
         yield chunk
+
+
+async def _remove_if_present(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        await aiofiles.os.remove(path)
 
 
 def _fsync_dir(path: Path) -> None:

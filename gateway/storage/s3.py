@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import NotFoundInStorage, StorageError
 from gateway.settings import S3Settings
-from gateway.storage.base import FILE_STORE_REMOTE, ObjectStore, ObjectUpload
+from gateway.storage.base import FILE_STORE_REMOTE, ObjectStore, ObjectUpload, settle
 
 READ_CHUNK = 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
@@ -60,13 +61,18 @@ class S3Upload(ObjectUpload):
             raise StorageError(f"completing upload: {_describe(exc)}") from exc
 
     async def _abort(self) -> None:
-        try:
-            await self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
-                raise
+        await abort_multipart_upload(self._client, self._bucket, self._key, self._upload_id)
+
+    async def _discard(self) -> None:
+        await self._client.delete_object(Bucket=self._bucket, Key=self._key)
+
+
+async def abort_multipart_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    try:
+        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
 
 
 class S3ObjectStore(ObjectStore):
@@ -84,10 +90,15 @@ class S3ObjectStore(ObjectStore):
 
     async def begin_upload(self, key: str) -> S3Upload:
         full_key = self.full_key(key)
+
+        async def undo(response: dict[str, Any]) -> None:
+            await abort_multipart_upload(self._client, self._bucket, full_key, response["UploadId"])
+
         try:
-            response = await self._client.create_multipart_upload(
+            # Settled even if cancelled: S3 may create the upload before we hear back.
+            response = await settle(self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=full_key, ContentType="application/octet-stream",
-            )
+            ), undo)
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"starting upload: {_describe(exc)}") from exc
         return S3Upload(self._client, self._bucket, full_key, response["UploadId"])
@@ -124,7 +135,8 @@ async def _chunks(body: Any) -> AsyncIterator[bytes]:
     try:
         async for chunk in body.iter_chunks(READ_CHUNK):
             yield chunk
-    except (BotoCoreError, OSError) as exc:
+    except (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        # A connection cut mid-body surfaces as aiohttp's ClientPayloadError.
         raise StorageError(f"reading object: {exc}") from exc
 
 
