@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.api.middleware import add_request_id_header, error_middleware, request_log_middleware
+from gateway.api.middleware import error_middleware, on_response_prepare, request_log_middleware
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
 from gateway.db.identity import IdentityRepository
@@ -45,6 +45,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(pg_pool_ctx)
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)
-    app.on_response_prepare.append(add_request_id_header)
+    app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
     return app

@@ -161,6 +161,8 @@ class ProxyVerifier:
 
     _FIELDS = ("project", "actor", "level", "expires", "signature")
     _ACTOR_RE = re.compile(r"\A[A-Za-z0-9_.@+-]{1,255}\Z")
+    _NUMBER_RE = re.compile(r"\A[0-9]{1,12}\Z")
+    _SIGNATURE_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode()
@@ -181,8 +183,10 @@ class ProxyVerifier:
         if version != "v1" or sorted(claims) != sorted(self._FIELDS):
             raise Unauthorized("malformed proxy credential")
         project, actor = claims["project"], claims["actor"]
-        if not project or not self._ACTOR_RE.match(actor) or not claims["level"].isdigit() \
-                or not claims["expires"].isdigit():
+        if (not project or not project.isprintable() or not self._ACTOR_RE.match(actor)
+                or not self._NUMBER_RE.match(claims["level"])
+                or not self._NUMBER_RE.match(claims["expires"])
+                or not self._SIGNATURE_RE.match(claims["signature"])):
             raise Unauthorized("malformed proxy credential")
         level, expires = int(claims["level"]), int(claims["expires"])
         expected = hmac.new(self._secret, self._message(project, actor, level, expires),

@@ -60,8 +60,8 @@ async def ensure_database(embedded: EmbeddedPostgres) -> None:
             if not exists:
                 try:
                     await conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')  # constant name
-                except asyncpg.DuplicateDatabaseError:
-                    pass  # another process created it meanwhile
+                except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                    pass  # another process created it meanwhile (racing creators see either)
         finally:
             await conn.close()
     except (asyncpg.PostgresError, OSError) as exc:
@@ -70,5 +70,9 @@ async def ensure_database(embedded: EmbeddedPostgres) -> None:
 
 async def start_embedded(pgdata: Path) -> EmbeddedPostgres:
     embedded = await asyncio.to_thread(start_embedded_postgres, pgdata)
-    await ensure_database(embedded)
+    try:
+        await ensure_database(embedded)
+    except BaseException:
+        await asyncio.to_thread(embedded.stop)  # leave the cluster as we found it
+        raise
     return embedded

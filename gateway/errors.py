@@ -135,5 +135,9 @@ class DatabaseError(ServiceUnavailable):
     pass
 
 
+class DatabaseUnreachable(DatabaseError):
+    """No connection could be had: nothing was sent to the database."""
+
+
 class NotFoundInStorage(StorageError):
     """The row points at an object the store does not have."""

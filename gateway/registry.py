@@ -6,19 +6,25 @@ record the file in Postgres; if recording fails, the stored object is removed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from gateway.auth import Access
 from gateway.db.packages import NewPackageFile, PackageRepository
-from gateway.errors import NotFound, PayloadTooLarge
+from gateway.errors import (
+    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
+)
+from gateway.logs import get_logger
 from gateway.models import PackageFile
 from gateway.policy import UploadPolicy
 from gateway.settings import Settings
 from gateway.storage import ObjectStore, new_object_key
 from gateway.upload import ExpectedDigests, PartSizer, StoredObject, upload_stream
 from gateway.validation import GenericTarget
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,12 +76,32 @@ class Registry:
                     ),
                     forbid_duplicate=forbid_duplicate,
                 )
-            except BaseException:
-                await self.store.delete_quietly(key)
+            except BaseException as exc:
+                await asyncio.shield(self._discard_unless_recorded(key, exc))
                 raise
         finally:
             self.uploads_in_flight -= 1
         return Published(record, stored)
+
+    async def _discard_unless_recorded(self, key: str, exc: BaseException) -> None:
+        """Remove the object of an upload whose row was not written.
+
+        Our own refusals and an unreachable database mean nothing was committed.
+        Anything else (a connection lost or a cancellation during COMMIT) may have
+        committed the row: look before deleting what a row may point at.
+        """
+        if isinstance(exc, DatabaseUnreachable) or (isinstance(exc, GatewayError)
+                                                   and not isinstance(exc, DatabaseError)):
+            await self.store.delete_quietly(key)
+            return
+        try:
+            recorded = await self.packages.object_recorded(key)
+        except Exception:
+            log.error("upload_outcome_unknown", key=key, error=repr(exc),
+                      note="object kept: its row may have been committed")
+            return
+        if not recorded:
+            await self.store.delete_quietly(key)
 
     async def find_download(self, access: Access, target: GenericTarget) -> PackageFile:
         record = await self.packages.find_generic_download(

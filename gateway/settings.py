@@ -8,6 +8,7 @@ lower-cased: `database_url = "..."`). The environment wins over the file.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -144,7 +145,7 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT must be auto, json or console")
         if self.trusted_proxy_secret is not None and len(self.trusted_proxy_secret) < 32:
             raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXY_SECRET must be at least 32 characters")
-        if self.upload_timeout <= 0:
+        if not math.isfinite(self.upload_timeout) or self.upload_timeout <= 0:
             raise SettingsError(f"{ENV_PREFIX}UPLOAD_TIMEOUT must be positive (seconds)")
         if self.database_url is not None and not self.database_url.startswith(
             ("postgres://", "postgresql://")

@@ -66,7 +66,8 @@ def parse_project_ref(raw_segment: str) -> str:
         value = unquote(raw_segment, errors="strict")
     except UnicodeDecodeError:
         raise InvalidField("id") from None
-    if not value or "\\" in value or any(part in {"", ".", ".."} for part in value.split("/")):
+    if (not value or "\\" in value or not value.isprintable()
+            or any(part in {"", ".", ".."} for part in value.split("/"))):
         raise InvalidField("id")
     return value
 

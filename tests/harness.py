@@ -200,3 +200,50 @@ def parse_response(data: bytes) -> RawResponse:
         key, _, value = line.partition(":")
         parsed[key.strip().lower()] = value.strip()
     return RawResponse(int(status_line.split()[1]), parsed, body)
+
+
+class CuttingProxy:
+    """A TCP proxy in front of a real server that, once armed, cuts each connection
+    after forwarding `cut_after` bytes of the server's answer: a network fault."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.cut_after: int | None = None
+        self.cuts = 0
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, client_reader: asyncio.StreamReader,
+                     client_writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       limit: int | None) -> None:
+            sent = 0
+            try:
+                while chunk := await reader.read(65536):
+                    if limit is not None and sent + len(chunk) >= limit:
+                        writer.write(chunk[:limit - sent])
+                        await writer.drain()
+                        self.cuts += 1
+                        return
+                    writer.write(chunk)
+                    await writer.drain()
+                    sent += len(chunk)
+            except ConnectionError:
+                pass
+            finally:
+                client_writer.close()
+                upstream_writer.close()
+
+        await asyncio.gather(pipe(client_reader, upstream_writer, None),
+                             pipe(upstream_reader, client_writer, self.cut_after))

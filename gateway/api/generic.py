@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 import structlog
 from aiohttp import web
 
 from gateway.api.http import authorize, body_chunks, etag_matches, expected_digests, parse_range
 from gateway.api.serializers import package_file_full
 from gateway.auth import Action
-from gateway.errors import StorageError
 from gateway.keys import REGISTRY
 from gateway.logs import get_logger
 from gateway.models import PackageFile
@@ -17,6 +18,8 @@ from gateway.validation import GenericTarget, parse_generic_tail, parse_select, 
 log = get_logger(__name__)
 
 ROUTE = "/api/v4/projects/{id}/packages/generic/{tail:.+}"
+# What RFC 8187 lets stand unencoded in `filename*` (besides letters and digits).
+RFC8187_ATTR_CHARS = "!#$&+-.^_`|~"
 # Raw path: ['', 'api', 'v4', 'projects', ID, 'packages', 'generic', name, version, ..., file]
 _ID_SEGMENT, _TAIL_START = 4, 7
 
@@ -28,8 +31,9 @@ def generic_target(request: web.Request) -> GenericTarget:
 
 
 def download_path(target: GenericTarget, project_id: int) -> str:
+    # The directory form is stored encoded (`dir%2Ftool`) but downloaded as `dir/tool`.
     return (f"/api/v4/projects/{project_id}/packages/generic/"
-            f"{target.package_name}/{target.package_version}/{target.file_name}")
+            f"{target.package_name}/{target.package_version}/{unquote(target.file_name)}")
 
 
 async def put_package_file(request: web.Request) -> web.Response:
@@ -65,7 +69,8 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
     etag = f'"{record.file_sha256}"'
     headers = {
         "Content-Type": "application/octet-stream",
-        "Content-Disposition": f"attachment; filename=\"{download_name}\"; filename*=UTF-8''{download_name}",
+        "Content-Disposition": (f"attachment; filename=\"{download_name}\"; "
+                                f"filename*=UTF-8''{quote(download_name, safe=RFC8187_ATTR_CHARS)}"),
         "X-Checksum-SHA256": record.file_sha256,
         "ETag": etag,
         "Accept-Ranges": "bytes",
@@ -98,16 +103,17 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
             async for chunk in chunks:
                 await response.write(chunk)
                 sent += len(chunk)
-        except StorageError as exc:
-            # Headers are gone; all that is left is to cut the connection so the
-            # client sees a short body rather than a complete-looking file.
-            log.error("download_interrupted", error=exc.message, key=record.object_key)
-            if request.transport is not None:
-                request.transport.close()
-            return response
         except ConnectionError:
             # The client went away mid-download: nothing to answer, nothing to undo.
             structlog.contextvars.bind_contextvars(client_closed=True)
+            return response
+        except Exception as exc:
+            # Headers are gone, so no error answer is possible: cut the connection,
+            # and the client sees a short body rather than a complete-looking file.
+            log.error("download_interrupted", error=str(exc), error_type=type(exc).__name__,
+                      key=record.object_key)
+            if request.transport is not None:
+                request.transport.close()
             return response
         finally:
             structlog.contextvars.bind_contextvars(bytes_out=sent)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.auth import Access, Action, read_credential
@@ -20,6 +20,8 @@ from gateway.upload import ExpectedDigests
 
 BODY_CHUNK = 256 * 1024
 _SHA256_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+CONTINUE_DEFERRED = web.RequestKey("continue_deferred", bool)
+_RANGE_SPEC_RE = re.compile(r"\A([0-9]*)-([0-9]*)\Z")  # one range; ASCII digits only
 
 
 async def authorize(request: web.Request, project_ref: str, action: Action) -> Access:
@@ -32,8 +34,25 @@ async def authorize(request: web.Request, project_ref: str, action: Action) -> A
     return access
 
 
+async def defer_continue(request: web.Request) -> web.StreamResponse | None:
+    """Expect handler for uploads: `100 Continue` is sent by `body_chunks`, when the
+    body is really about to be read, after validation, authorisation, size and
+    policy checks; a refused upload is answered before the client sends its body."""
+    expect = request.headers.get("Expect", "")
+    if request.version != HttpVersion11:
+        return None
+    if expect.lower() == "100-continue":
+        request[CONTINUE_DEFERRED] = True
+        return None
+    return web.json_response({"error": "417 Expectation Failed"}, status=417)
+
+
 async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
     """The raw request body, chunk by chunk; a vanished client becomes our error."""
+    if request.get(CONTINUE_DEFERRED):
+        request[CONTINUE_DEFERRED] = False
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # as aiohttp's own handler does: no body sent yet
     try:
         async for chunk in request.content.iter_chunked(BODY_CHUNK):
             yield chunk
@@ -73,11 +92,10 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if not header:
         return None
     unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
+    match = _RANGE_SPEC_RE.match(spec.strip())
+    if unit.strip().lower() != "bytes" or match is None:
         return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
-        return None
+    first, last = match.groups()
     if first == "":
         if last == "":
             return None

@@ -18,6 +18,7 @@ log = get_logger("gateway.request")
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = web.RequestKey("request_id", str)
+RESPONSE_STARTED = web.RequestKey("response_started", bool)
 _REQUEST_ID_RE = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 # What nginx logs when the client goes away before the answer.
 STATUS_CLIENT_CLOSED = 499
@@ -68,11 +69,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """The one place where errors become HTTP responses."""
     try:
         return await handler(request)
-    except GatewayError as exc:
-        structlog.contextvars.bind_contextvars(error=exc.message)
-        if exc.status >= 500:
-            log.error("request_failed", error=exc.message, cause=repr(exc.__cause__))
-        return web.json_response(exc.body(), status=exc.status, headers=exc.headers())
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -80,12 +76,24 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return web.json_response({"error": f"{exc.status} {exc.reason}"}, status=exc.status,
                                  headers=headers)
-    except Exception:
-        log.exception("unhandled_error")
-        return web.json_response({"message": "500 Internal Server Error"}, status=500)
+    except Exception as exc:
+        if request.get(RESPONSE_STARTED):
+            # A second response would land inside the first one's body; let aiohttp
+            # drop the connection instead.
+            log.exception("error_after_response_started")
+            raise
+        if not isinstance(exc, GatewayError):
+            log.exception("unhandled_error")
+            return web.json_response({"message": "500 Internal Server Error"}, status=500)
+        structlog.contextvars.bind_contextvars(error=exc.message)
+        if exc.status >= 500:
+            log.error("request_failed", error=exc.message, cause=repr(exc.__cause__))
+        return web.json_response(exc.body(), status=exc.status, headers=exc.headers())
 
 
-async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: every answer, streamed ones too, carries the request id."""
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer, streamed ones too, carries the request id; and from now on
+    no other answer may be sent for this request."""
+    request[RESPONSE_STARTED] = True
     if REQUEST_ID in request:
         response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]

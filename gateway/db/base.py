@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from gateway.db.queries import QUERIES
-from gateway.errors import DatabaseError
+from gateway.errors import DatabaseError, DatabaseUnreachable
 
 # Failures of the database service itself (as opposed to a rejected statement):
 # the request may be retried, so they surface as 503.
@@ -35,10 +35,15 @@ class Repository:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         try:
-            async with self._pool.acquire() as conn:
-                yield conn
+            conn = await self._pool.acquire()
         except UNAVAILABLE as exc:
-            raise DatabaseError(f"database unavailable: {exc.__class__.__name__}") from exc
+            raise DatabaseUnreachable(f"database unavailable: {exc.__class__.__name__}") from exc
+        try:
+            yield conn
+        except UNAVAILABLE as exc:
+            raise DatabaseError(f"database connection failed: {exc.__class__.__name__}") from exc
+        finally:
+            await self._pool.release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

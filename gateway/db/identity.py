@@ -12,6 +12,9 @@ from gateway.errors import Conflict, InvalidField
 from gateway.models import AccessLevel, Group, Project, User
 
 
+MAX_BIGINT = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class AccessToken:
     id: int
@@ -29,7 +32,9 @@ class AccessToken:
 class IdentityRepository(Repository):
     async def find_project(self, ref: str) -> Project | None:
         """`ref` is a numeric id or a full path, matched case-insensitively."""
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():
+            if int(ref) > MAX_BIGINT:
+                return None
             row = await self.fetchrow("find_project_by_id", int(ref))
         else:
             row = await self.fetchrow("find_project_by_path", ref)

@@ -52,6 +52,9 @@ class PackageRepository(Repository):
             raise NotFound("Project") from None  # deleted while the file streamed in
         return PackageFile.from_row(row)
 
+    async def object_recorded(self, object_key: str) -> bool:
+        return await self.fetchval("object_recorded", object_key)
+
     async def generic_file_exists(self, project_id: int, name: str, version: str,
                                   file_name: str) -> bool:
         return await self.fetchval("generic_file_exists", project_id, name, version, file_name)

@@ -141,6 +141,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING id, package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store,
           object_key, created_at, updated_at;
 
+-- name: object_recorded
+SELECT EXISTS (SELECT 1 FROM package_files WHERE object_key = $1);
+
 -- name: find_generic_download
 -- Newest live file of that name in the live package (default or hidden).
 SELECT f.id, f.package_id, f.file_name, f.size, f.file_md5, f.file_sha1, f.file_sha256,
