@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -12,7 +14,11 @@ from gateway.auth import Authenticator
 from gateway.db.identity import IdentityRepository
 from gateway.db.packages import PackageRepository
 from gateway.db.pool import open_database
-from gateway.keys import AUTHENTICATOR, DB_POOL, OBJECT_STORE, REGISTRY, SETTINGS
+from gateway.catalog import Catalog
+from gateway.destroyer import PackageDestroyer
+from gateway.keys import (
+    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, REGISTRY, SETTINGS,
+)
 from gateway.policy import UploadPolicy
 from gateway.registry import Registry
 from gateway.settings import Settings
@@ -36,7 +42,19 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     identity, packages = IdentityRepository(pool), PackageRepository(pool)
     app[AUTHENTICATOR] = Authenticator(identity, settings.trusted_proxy_secret)
     app[REGISTRY] = Registry(settings, app[OBJECT_STORE], packages, UploadPolicy(identity, packages))
+    app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORE])
+    app[CATALOG] = Catalog(packages, app[DESTROYER])
     yield
+
+
+async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Removes deleted packages in the background; its first sweep finishes
+    whatever a previous process left marked."""
+    task = asyncio.create_task(app[DESTROYER].run(), name="package-destroyer")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -45,6 +63,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(pg_pool_ctx)
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)
+    app.cleanup_ctx.append(destroyer_ctx)
     app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
     return app

@@ -27,7 +27,7 @@ from multidict import CIMultiDictProxy
 
 from gateway.db.identity import AccessToken, IdentityRepository
 from gateway.errors import Forbidden, InsufficientScope, InvalidToken, NotFound, Unauthorized
-from gateway.models import AccessLevel, Project
+from gateway.models import AccessLevel, Group, Project
 
 TOKEN_PREFIXES = {"personal": "glpat-", "deploy": "gldt-", "job": "glcbt-"}
 PERSONAL_SCOPES = ("api", "read_api")
@@ -49,16 +49,20 @@ def token_digest(secret: str) -> bytes:
 
 
 class Action(Enum):
-    READ = "read"
+    READ = "read"  # download a file
+    LIST = "list"  # see what packages a project has
     WRITE = "write"
     DELETE = "delete"
 
 
+# The role each action needs; on a public project, reading and listing need none.
 REQUIRED_LEVEL = {
     Action.READ: None,
+    Action.LIST: AccessLevel.REPORTER,
     Action.WRITE: AccessLevel.DEVELOPER,
     Action.DELETE: AccessLevel.MAINTAINER,
 }
+_PUBLIC_ACTIONS = {Action.READ, Action.LIST}
 
 
 class CredentialKind(Enum):
@@ -150,6 +154,23 @@ class Access:
     actor: Actor
     level: AccessLevel | None
 
+    @property
+    def can_delete(self) -> bool:
+        if self.actor.kind == "deploy":
+            return self.actor.project_id == self.project.id and \
+                "write_package_registry" in self.actor.scopes
+        return self.level is not None and self.level >= AccessLevel.MAINTAINER
+
+
+@dataclass(frozen=True)
+class GroupAccess:
+    """A group, and the projects under it whose packages the actor may list."""
+
+    group: Group
+    actor: Actor
+    project_ids: list[int]
+    deletable: frozenset[int]  # those where the actor may also delete
+
 
 class ProxyVerifier:
     """The trusted-proxy header: an HMAC-SHA256 over the project, actor, access
@@ -240,7 +261,7 @@ class Authenticator:
         _check_scopes(actor, action)
         project = await self._identity.find_project(project_ref)
         if actor.anonymous:
-            if action is Action.READ and project is not None and project.public:
+            if action in _PUBLIC_ACTIONS and project is not None and project.public:
                 return Access(project, actor, None)
             raise Unauthorized()
         if actor.kind == "proxy" and (project is None or not _same_project(actor.proxy_project, project)):
@@ -255,10 +276,60 @@ class Authenticator:
         level = await self._level(actor, project)
         if level is None and not project.public:
             raise NotFound("Project")
-        required = REQUIRED_LEVEL[action]
+        required = None if project.public and action in _PUBLIC_ACTIONS else REQUIRED_LEVEL[action]
         if required is not None and (level is None or level < required):
             raise Forbidden()
         return Access(project, actor, level)
+
+    async def authorize_group(self, group_ref: str, credential: Credential | None, *,
+                              include_subgroups: bool) -> GroupAccess:
+        """The projects under a group whose packages the actor may list: public
+        ones and those where a user is reporter or above; for deploy and job tokens
+        and the proxy, only their own project. A group with none is not shown."""
+        actor = await self.authenticate(credential)
+        _check_scopes(actor, Action.LIST)
+        group = await self._identity.find_group(group_ref)
+        project_ids: list[int] = []
+        if group is not None:
+            project_ids = await self._group_projects(actor, group, include_subgroups)
+        if not project_ids:
+            if actor.anonymous:
+                raise Unauthorized()
+            raise NotFound("Group")
+        assert group is not None
+        return GroupAccess(group, actor, project_ids, await self._deletable(actor, project_ids))
+
+    async def _deletable(self, actor: Actor, project_ids: list[int]) -> frozenset[int]:
+        if actor.kind == "user":
+            return frozenset(await self._identity.projects_with_level(
+                actor.user_id, project_ids, AccessLevel.MAINTAINER))
+        if actor.kind == "deploy":
+            allowed = "write_package_registry" in actor.scopes
+        elif actor.kind == "job":
+            level = await self._identity.access_level(actor.project_id, actor.user_id)
+            allowed = level is not None and level >= AccessLevel.MAINTAINER
+        elif actor.kind == "proxy":
+            allowed = (actor.proxy_level or 0) >= AccessLevel.MAINTAINER
+        else:
+            allowed = False
+        return frozenset(project_ids) if allowed else frozenset()
+
+    async def _group_projects(self, actor: Actor, group: Group, include_subgroups: bool) -> list[int]:
+        if actor.kind in {"anonymous", "user"}:
+            return await self._identity.group_projects_visible_to(
+                group.id, actor.user_id, include_subgroups=include_subgroups)
+        if actor.kind == "proxy":
+            project = await self._identity.find_project(actor.proxy_project or "")
+            own = project.id if project and (actor.proxy_level or 0) >= AccessLevel.REPORTER else None
+        elif actor.kind == "job":
+            level = await self._identity.access_level(actor.project_id, actor.user_id)
+            own = actor.project_id if level is not None and level >= AccessLevel.REPORTER else None
+        else:  # a deploy token
+            own = actor.project_id
+        if own is not None and await self._identity.project_in_group(
+                group.id, own, include_subgroups=include_subgroups):
+            return [own]
+        return []
 
     async def _level(self, actor: Actor, project: Project) -> AccessLevel | None:
         if actor.kind == "proxy":
@@ -281,12 +352,13 @@ def _actor_for(token: AccessToken) -> Actor:
 
 def _check_scopes(actor: Actor, action: Action) -> None:
     """Token scopes, before any project is looked at (as GitLab's API guard does)."""
+    reading = action in _PUBLIC_ACTIONS
     if actor.kind == "user":
-        allowed = {"api", "read_api"} if action is Action.READ else {"api"}
+        allowed = {"api", "read_api"} if reading else {"api"}
         if not actor.scopes & allowed:
             raise InsufficientScope("api")
     elif actor.kind == "deploy":
-        allowed = set(DEPLOY_SCOPES) if action is Action.READ else {"write_package_registry"}
+        allowed = set(DEPLOY_SCOPES) if reading else {"write_package_registry"}
         if not actor.scopes & allowed:
             raise Forbidden()
 

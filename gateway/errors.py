@@ -37,6 +37,17 @@ class InvalidField(BadRequest):
         self.field = field
 
 
+class InvalidParam(BadRequest):
+    """A query parameter out of its allowed values: Grape's error shape."""
+
+    def __init__(self, param: str) -> None:
+        super().__init__(f"{param} does not have a valid value")
+        self.param = param
+
+    def body(self) -> dict[str, str]:
+        return {"error": f"{self.param} does not have a valid value"}
+
+
 class ChecksumMismatch(BadRequest):
     def __init__(self, header: str) -> None:
         super().__init__(f"{header} does not match the uploaded content")

@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 
 from gateway.auth import Authenticator
+from gateway.catalog import Catalog
+from gateway.destroyer import PackageDestroyer
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import ObjectStore
@@ -15,3 +17,5 @@ DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 OBJECT_STORE = web.AppKey("object_store", ObjectStore)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 REGISTRY = web.AppKey("registry", Registry)
+CATALOG = web.AppKey("catalog", Catalog)
+DESTROYER = web.AppKey("destroyer", PackageDestroyer)

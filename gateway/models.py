@@ -76,3 +76,17 @@ class PackageFile(FromRow):
     object_key: str
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Package(FromRow):
+    id: int
+    project_id: int
+    project_path: str
+    package_type: str
+    name: str
+    version: str
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_downloaded_at: dt.datetime | None

@@ -13,7 +13,7 @@ import structlog
 from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.auth import Access, Action, read_credential
+from gateway.auth import Access, Action, GroupAccess, read_credential
 from gateway.errors import InvalidField, RangeNotSatisfiable, UploadInterrupted
 from gateway.keys import AUTHENTICATOR
 from gateway.upload import ExpectedDigests
@@ -31,6 +31,17 @@ async def authorize(request: web.Request, project_ref: str, action: Action) -> A
     access = await authenticator.authorize(project_ref, credential, action)
     structlog.contextvars.bind_contextvars(
         project_id=access.project.id, actor=access.actor.name, actor_kind=access.actor.kind)
+    return access
+
+
+async def authorize_group(request: web.Request, group_ref: str, *,
+                          include_subgroups: bool) -> GroupAccess:
+    authenticator = request.app[AUTHENTICATOR]
+    credential = read_credential(request.headers, proxy_enabled=authenticator.proxy_enabled)
+    access = await authenticator.authorize_group(group_ref, credential,
+                                                 include_subgroups=include_subgroups)
+    structlog.contextvars.bind_contextvars(
+        group_id=access.group.id, actor=access.actor.name, actor_kind=access.actor.kind)
     return access
 
 

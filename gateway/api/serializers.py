@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from gateway.models import PackageFile
+from gateway.models import Package, PackageFile
 
 
 def timestamp(value: dt.datetime | None) -> str | None:
@@ -45,3 +45,34 @@ def package_file_full(record: PackageFile, download_path: str) -> dict[str, Any]
         "verification_started_at": None,
         "new_file_path": None,
     }
+
+
+def package(record: Package, *, base_url: str, can_delete: bool,
+            in_group: bool = False) -> dict[str, Any]:
+    """GitLab's package entity. `web_path` only for packages with details to show
+    (not hidden); `delete_api_path` only for callers who may delete."""
+    links: dict[str, str] = {}
+    if record.status == "default":
+        links["web_path"] = f"/{record.project_path}/-/packages/{record.id}"
+    if can_delete:
+        links["delete_api_path"] = f"{base_url}/api/v4/projects/{record.project_id}/packages/{record.id}"
+    body: dict[str, Any] = {
+        "id": record.id,
+        "name": record.name,
+        "version": record.version,
+        "package_type": record.package_type,
+        "status": record.status,
+        "_links": links,
+        "created_at": timestamp(record.created_at),
+        "last_downloaded_at": timestamp(record.last_downloaded_at),
+        "tags": [],
+    }
+    if in_group:
+        body["project_id"] = record.project_id
+        body["project_path"] = record.project_path
+    return body
+
+
+def package_version(row: Any) -> dict[str, Any]:
+    return {"id": row["id"], "version": row["version"], "created_at": timestamp(row["created_at"]),
+            "tags": []}

@@ -30,14 +30,14 @@ class AccessToken:
 
 
 class IdentityRepository(Repository):
-    async def find_project(self, ref: str) -> Project | None:
+    async def _find_by_ref(self, ref: str, by_id: str, by_path: str) -> asyncpg.Record | None:
         """`ref` is a numeric id or a full path, matched case-insensitively."""
         if ref.isascii() and ref.isdigit():
-            if int(ref) > MAX_BIGINT:
-                return None
-            row = await self.fetchrow("find_project_by_id", int(ref))
-        else:
-            row = await self.fetchrow("find_project_by_path", ref)
+            return await self.fetchrow(by_id, int(ref)) if int(ref) <= MAX_BIGINT else None
+        return await self.fetchrow(by_path, ref)
+
+    async def find_project(self, ref: str) -> Project | None:
+        row = await self._find_by_ref(ref, "find_project_by_id", "find_project_by_path")
         return Project.from_row(row) if row else None
 
     async def create_project(self, path: str, visibility: str) -> Project:
@@ -71,9 +71,22 @@ class IdentityRepository(Repository):
         assert row is not None
         return Group.from_row(row)
 
-    async def find_group(self, path: str) -> Group | None:
-        row = await self.fetchrow("find_group_by_path", path)
+    async def find_group(self, ref: str) -> Group | None:
+        row = await self._find_by_ref(ref, "find_group_by_id", "find_group_by_path")
         return Group.from_row(row) if row else None
+
+    async def group_projects_visible_to(self, group_id: int, user_id: int | None, *,
+                                        include_subgroups: bool) -> list[int]:
+        rows = await self.fetch("group_projects_visible_to", group_id, not include_subgroups, user_id)
+        return [row["id"] for row in rows]
+
+    async def projects_with_level(self, user_id: int, project_ids: list[int],
+                                  minimum: AccessLevel) -> list[int]:
+        rows = await self.fetch("projects_with_level", user_id, project_ids, int(minimum))
+        return [row["project_id"] for row in rows]
+
+    async def project_in_group(self, group_id: int, project_id: int, *, include_subgroups: bool) -> bool:
+        return await self.fetchval("project_in_group", group_id, not include_subgroups, project_id)
 
     async def update_group_settings(self, group_id: int, duplicates_allowed: bool | None,
                                     exception_regex: str | None) -> Group:

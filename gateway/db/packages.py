@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 
 from gateway.db.base import Repository
 from gateway.errors import DuplicatePackage, NotFound
-from gateway.models import PackageFile
+from gateway.models import Package, PackageFile
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,56 @@ class PackageRepository(Repository):
     async def generic_file_exists(self, project_id: int, name: str, version: str,
                                   file_name: str) -> bool:
         return await self.fetchval("generic_file_exists", project_id, name, version, file_name)
+
+    async def list_packages(self, order: str, project_ids: list[int], name_patterns: list[str] | None,
+                            version: str | None, package_type: str | None, status: str | None,
+                            limit: int, offset: int) -> list[Package]:
+        """One page, in one query; `order` picks the query whose index serves it."""
+        rows = await self.fetch(f"list_packages_by_{order}", project_ids, name_patterns, version,
+                                package_type, status, limit, offset)
+        return [Package.from_row(row) for row in rows]
+
+    async def count_packages(self, project_ids: list[int], name_patterns: list[str] | None,
+                             version: str | None, package_type: str | None, status: str | None,
+                             cap: int) -> int:
+        return await self.fetchval("count_packages", project_ids, name_patterns, version,
+                                   package_type, status, cap)
+
+    async def find_package(self, project_id: int, package_id: int) -> Package | None:
+        row = await self.fetchrow("find_package", project_id, package_id)
+        return Package.from_row(row) if row else None
+
+    async def package_versions(self, package: Package) -> list[asyncpg.Record]:
+        return await self.fetch("list_package_versions", package.project_id, package.package_type,
+                                package.name, package.id)
+
+    async def list_files(self, package_id: int, order_by: str, sort: str, limit: int,
+                         offset: int) -> list[PackageFile]:
+        rows = await self.fetch("list_package_files", package_id, order_by, sort, limit, offset)
+        return [PackageFile.from_row(row) for row in rows]
+
+    async def count_files(self, package_id: int) -> int:
+        return await self.fetchval("count_package_files", package_id)
+
+    async def mark_package_for_destruction(self, project_id: int, package_id: int) -> bool:
+        return await self.fetchval("mark_package_for_destruction", project_id, package_id) is not None
+
+    async def mark_file_for_destruction(self, project_id: int, package_id: int, file_id: int) -> bool:
+        return await self.fetchval("mark_package_file_for_destruction", project_id, package_id,
+                                   file_id) is not None
+
+    @asynccontextmanager
+    async def files_to_destroy(self, limit: int) -> AsyncIterator[list[asyncpg.Record]]:
+        """Claim a batch of files to destroy; their rows go when the block ends
+        without error (after the caller removed the objects), else they stay."""
+        async with self.transaction() as conn:
+            rows = await conn.fetch(self.query("claim_files_to_destroy"), limit)
+            yield rows
+            if rows:
+                await conn.execute(self.query("delete_package_files"), [row["id"] for row in rows])
+
+    async def delete_destroyed_packages(self) -> int:
+        return len(await self.fetch("delete_destroyed_packages"))
 
     async def find_generic_download(self, project_id: int, name: str, version: str,
                                     file_name: str) -> PackageFile | None:

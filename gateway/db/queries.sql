@@ -157,3 +157,211 @@ LIMIT 1;
 
 -- name: touch_package_downloaded
 UPDATE packages SET last_downloaded_at = now() WHERE id = $1;
+
+-- Packages API ---------------------------------------------------------------
+-- One query per order. Each project's first $6 + $7 packages in that order come
+-- from its index (listed_packages() in sql/0003 holds the filters); merging them
+-- gives the page, for one project or all of a group's. $1 project ids, $2-$5
+-- filters, $6 limit, $7 offset.
+
+-- name: list_packages_by_created_at_asc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY created_at, id LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.created_at, p.id LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_created_at_desc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY created_at DESC, id DESC LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.created_at DESC, p.id DESC LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_name_asc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY name, id LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.name, p.id LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_name_desc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY name DESC, id DESC LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.name DESC, p.id DESC LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_version_asc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY version, id LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.version, p.id LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_version_desc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY version DESC, id DESC LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.version DESC, p.id DESC LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_type_asc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY package_type, id LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.package_type, p.id LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_type_desc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY package_type DESC, id DESC LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY p.package_type DESC, p.id DESC LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_project_path_asc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY id LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY lower(pr.path), p.id LIMIT $6 OFFSET $7;
+
+-- name: list_packages_by_project_path_desc
+SELECT p.*, pr.path AS project_path
+FROM unnest($1::bigint[]) AS scope (project_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM listed_packages(scope.project_id, $2, $3, $4, $5)
+    ORDER BY id DESC LIMIT $6::bigint + $7::bigint
+) AS p
+JOIN projects pr ON pr.id = p.project_id
+ORDER BY lower(pr.path) DESC, p.id DESC LIMIT $6 OFFSET $7;
+
+-- name: count_packages
+-- Counting stops past $6: GitLab leaves the totals out above 10,000 too.
+SELECT count(*) FROM (
+    SELECT 1 FROM unnest($1::bigint[]) AS scope (project_id)
+    CROSS JOIN LATERAL listed_packages(scope.project_id, $2, $3, $4, $5)
+    LIMIT $6
+) AS capped;
+
+-- name: find_package
+-- Any package of the project that is not being destroyed.
+SELECT p.*, pr.path AS project_path FROM packages p
+JOIN projects pr ON pr.id = p.project_id
+WHERE p.project_id = $1 AND p.id = $2 AND p.status <> 'pending_destruction';
+
+-- name: list_package_versions
+-- The other listed versions of a package's name, for the single-package view.
+SELECT id, version, created_at FROM packages
+WHERE project_id = $1 AND package_type = $2 AND name = $3 AND id <> $4 AND status = 'default'
+ORDER BY version, id;
+
+-- name: list_package_files
+-- A package's files are few: one query sorts them in memory whatever the order.
+SELECT id, package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store, object_key,
+       created_at, updated_at
+FROM package_files
+WHERE package_id = $1 AND status = 'default'
+ORDER BY
+    CASE WHEN $2 = 'file_name' AND $3 = 'asc' THEN file_name END,
+    CASE WHEN $2 = 'file_name' AND $3 = 'desc' THEN file_name END DESC,
+    CASE WHEN $2 = 'created_at' AND $3 = 'asc' THEN created_at END,
+    CASE WHEN $2 = 'created_at' AND $3 = 'desc' THEN created_at END DESC,
+    CASE WHEN $3 = 'asc' THEN id END,
+    CASE WHEN $3 = 'desc' THEN id END DESC
+LIMIT $4 OFFSET $5;
+
+-- name: count_package_files
+SELECT count(*) FROM package_files WHERE package_id = $1 AND status = 'default';
+
+-- name: mark_package_for_destruction
+-- Gone from lists and downloads at once; the files and objects go in the background.
+WITH marked AS (
+    UPDATE packages SET status = 'pending_destruction', updated_at = now()
+    WHERE project_id = $1 AND id = $2 AND status <> 'pending_destruction'
+    RETURNING id
+), files AS (
+    UPDATE package_files f SET status = 'pending_destruction', updated_at = now()
+    FROM marked WHERE f.package_id = marked.id AND f.status = 'default'
+)
+SELECT id FROM marked;
+
+-- name: mark_package_file_for_destruction
+UPDATE package_files f SET status = 'pending_destruction', updated_at = now()
+FROM packages p
+WHERE f.id = $3 AND f.package_id = $2 AND p.id = f.package_id AND p.project_id = $1
+  AND p.status <> 'pending_destruction' AND f.status = 'default'
+RETURNING f.id;
+
+-- name: claim_files_to_destroy
+-- Files marked for destruction, or left in a package being destroyed. Locked
+-- rows are skipped, so any number of gateway processes can sweep at once.
+SELECT f.id, f.object_key FROM package_files f
+JOIN packages p ON p.id = f.package_id
+WHERE f.status = 'pending_destruction' OR p.status = 'pending_destruction'
+ORDER BY f.id
+LIMIT $1
+FOR UPDATE OF f SKIP LOCKED;
+
+-- name: delete_package_files
+DELETE FROM package_files WHERE id = ANY ($1);
+
+-- name: delete_destroyed_packages
+DELETE FROM packages p
+WHERE p.status = 'pending_destruction'
+  AND NOT EXISTS (SELECT 1 FROM package_files f WHERE f.package_id = p.id)
+RETURNING p.id;
+
+-- name: group_projects_visible_to
+-- Projects under a group ($1; its subgroups too unless $2) that a user ($3, NULL
+-- for anonymous) may list: public ones, and those where they are reporter or above.
+WITH RECURSIVE tree AS (
+    SELECT id FROM groups WHERE id = $1
+    UNION ALL
+    SELECT g.id FROM groups g JOIN tree ON g.parent_id = tree.id WHERE NOT $2
+)
+SELECT p.id FROM projects p
+JOIN tree ON p.namespace_id = tree.id
+LEFT JOIN memberships m ON m.project_id = p.id AND m.user_id = $3
+WHERE p.visibility = 'public' OR m.access_level >= 20
+ORDER BY p.id;
+
+-- name: projects_with_level
+SELECT project_id FROM memberships
+WHERE user_id = $1 AND project_id = ANY ($2) AND access_level >= $3;
+
+-- name: project_in_group
+WITH RECURSIVE tree AS (
+    SELECT id FROM groups WHERE id = $1
+    UNION ALL
+    SELECT g.id FROM groups g JOIN tree ON g.parent_id = tree.id WHERE NOT $2
+)
+SELECT EXISTS (SELECT 1 FROM projects p JOIN tree ON p.namespace_id = tree.id WHERE p.id = $3);

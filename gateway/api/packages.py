@@ -1,0 +1,136 @@
+"""The Packages API: list, inspect and delete packages and their files, per
+project and per group, as python-gitlab's `project.packages`, `group.packages`
+and `package.package_files` expect them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+
+from aiohttp import web
+
+from gateway.api import serializers
+from gateway.api.http import authorize, authorize_group
+from gateway.api.pagination import base_url, paginated, parse_page
+from gateway.auth import Action
+from gateway.catalog import (
+    FILE_ORDERS, GROUP_PACKAGE_ORDERS, PACKAGE_ORDERS, PACKAGE_STATUSES, PACKAGE_TYPES, SORTS,
+    PackageFilter, check_choice,
+)
+from gateway.db.identity import MAX_BIGINT
+from gateway.errors import InvalidParam, NotFound
+from gateway.keys import CATALOG
+from gateway.validation import parse_project_ref
+
+PROJECT_PACKAGES = "/api/v4/projects/{id}/packages"
+PROJECT_PACKAGE = PROJECT_PACKAGES + "/{package_id:[0-9]+}"
+PACKAGE_FILES = PROJECT_PACKAGE + "/package_files"
+PACKAGE_FILE = PACKAGE_FILES + "/{file_id:[0-9]+}"
+GROUP_PACKAGES = "/api/v4/groups/{id}/packages"
+# Raw path: ['', 'api', 'v4', 'projects' or 'groups', ID, ...]
+_ID_SEGMENT = 4
+
+
+def _ref(request: web.Request) -> str:
+    """The project or group `:id`, from the raw path (`group%2Fproject` stays one segment)."""
+    return parse_project_ref(request.rel_url.raw_path.split("/")[_ID_SEGMENT])
+
+
+def _path_id(request: web.Request, name: str, resource: str) -> int:
+    value = int(request.match_info[name])
+    if value > MAX_BIGINT:
+        raise NotFound(resource)
+    return value
+
+
+def _bool(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name)
+    if raw is None:
+        return False
+    if raw.lower() in {"true", "1", "yes"}:
+        return True
+    if raw.lower() in {"false", "0", "no", ""}:
+        return False
+    raise InvalidParam(name)
+
+
+def _package_filter(request: web.Request, orders: tuple[str, ...]) -> PackageFilter:
+    query = request.query
+    package_type, status = query.get("package_type"), query.get("status")
+    _bool(request, "include_versionless")  # validated; generic packages always have a version
+    return PackageFilter(
+        package_type=check_choice("package_type", package_type, PACKAGE_TYPES) if package_type else None,
+        package_name=query.get("package_name"),
+        package_version=query.get("package_version"),
+        status=check_choice("status", status, PACKAGE_STATUSES) if status else None,
+        order_by=check_choice("order_by", query.get("order_by", "created_at"), orders),
+        sort=check_choice("sort", query.get("sort", "asc"), SORTS),
+    )
+
+
+async def list_project_packages(request: web.Request) -> web.Response:
+    access = await authorize(request, _ref(request), Action.LIST)
+    where, page = _package_filter(request, PACKAGE_ORDERS), parse_page(request)
+    listing = await request.app[CATALOG].list_packages([access.project.id], where, page)
+    base = base_url(request)
+    return paginated(request, listing, [
+        serializers.package(p, base_url=base, can_delete=access.can_delete) for p in listing.items])
+
+
+async def get_project_package(request: web.Request) -> web.Response:
+    access = await authorize(request, _ref(request), Action.LIST)
+    catalog = request.app[CATALOG]
+    package = await catalog.package(access.project.id, _path_id(request, "package_id", "Package"),
+                                    listed_only=True)
+    body = serializers.package(package, base_url=base_url(request), can_delete=access.can_delete)
+    body["versions"] = [serializers.package_version(v) for v in await catalog.versions(package)]
+    return web.json_response(body)
+
+
+async def list_package_files(request: web.Request) -> web.Response:
+    access = await authorize(request, _ref(request), Action.LIST)
+    order_by = check_choice("order_by", request.query.get("order_by", "id"), FILE_ORDERS)
+    sort = check_choice("sort", request.query.get("sort", "asc"), SORTS)
+    listing = await request.app[CATALOG].files(
+        access.project.id, _path_id(request, "package_id", "Package"), order_by, sort,
+        parse_page(request))
+    return paginated(request, listing, [serializers.package_file(f) for f in listing.items])
+
+
+async def delete_project_package(request: web.Request) -> web.Response:
+    access = await authorize(request, _ref(request), Action.DELETE)
+    await request.app[CATALOG].delete_package(
+        access.project.id, _path_id(request, "package_id", "Package"),
+        unmodified_since=_unmodified_since(request))
+    return web.Response(status=204)
+
+
+async def delete_package_file(request: web.Request) -> web.Response:
+    access = await authorize(request, _ref(request), Action.DELETE)
+    await request.app[CATALOG].delete_file(
+        access.project.id, _path_id(request, "package_id", "Package"),
+        _path_id(request, "file_id", "Package File"))
+    return web.Response(status=204)
+
+
+async def list_group_packages(request: web.Request) -> web.Response:
+    group_access = await authorize_group(request, _ref(request),
+                                         include_subgroups=not _bool(request, "exclude_subgroups"))
+    where, page = _package_filter(request, GROUP_PACKAGE_ORDERS), parse_page(request)
+    listing = await request.app[CATALOG].list_packages(group_access.project_ids, where, page)
+    base = base_url(request)
+    return paginated(request, listing, [
+        serializers.package(p, base_url=base, can_delete=p.project_id in group_access.deletable,
+                            in_group=True)
+        for p in listing.items])
+
+
+def _unmodified_since(request: web.Request) -> dt.datetime | None:
+    """GitLab honours If-Unmodified-Since on deletes (412 when changed since)."""
+    header = request.headers.get("If-Unmodified-Since")
+    if not header:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(header).astimezone(dt.UTC)
+    except (TypeError, ValueError):
+        return None  # an unreadable date is ignored, as HTTP says

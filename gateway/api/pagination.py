@@ -1,0 +1,71 @@
+"""GitLab's offset pagination: `page`/`per_page` in, X-* and Link headers out."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from gateway.catalog import Listing, Page
+from gateway.errors import InvalidParam
+from gateway.keys import SETTINGS
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+def parse_page(request: web.Request) -> Page:
+    """per_page above 100 is lowered to 100, as GitLab does; 0 or junk is a 400."""
+    return Page(_positive(request, "page", 1), min(_positive(request, "per_page", DEFAULT_PER_PAGE),
+                                                   MAX_PER_PAGE))
+
+
+def _positive(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or len(raw) > 9:
+        raise InvalidParam(name)
+    return int(raw)
+
+
+def paginated(request: web.Request, listing: Listing[Any], body: list[Any]) -> web.Response:
+    page = listing.page
+    last = max(1, math.ceil(listing.total / page.size)) if listing.total is not None else None
+    beyond = last is not None and page.number > last
+    has_next = not beyond and (len(listing.items) == page.size if last is None else page.number < last)
+    next_page = page.number + 1 if has_next else None
+    prev_page = page.number - 1 if page.number > 1 and not beyond else None
+    headers = {
+        "X-Page": str(page.number),
+        "X-Per-Page": str(page.size),
+        "X-Next-Page": str(next_page or ""),
+        "X-Prev-Page": str(prev_page or ""),
+    }
+    links = []
+    if prev_page:
+        links.append(f'<{_page_url(request, prev_page)}>; rel="prev"')
+    if next_page:
+        links.append(f'<{_page_url(request, next_page)}>; rel="next"')
+    links.append(f'<{_page_url(request, 1)}>; rel="first"')
+    if last is not None:
+        links.append(f'<{_page_url(request, last)}>; rel="last"')
+        headers["X-Total"] = str(listing.total)
+        headers["X-Total-Pages"] = str(last)
+    headers["Link"] = ", ".join(links)
+    return web.json_response(body, headers=headers)
+
+
+def base_url(request: web.Request) -> str:
+    """Where clients reach us: the configured external URL, else this request's origin."""
+    external = request.app[SETTINGS].external_url
+    return external.rstrip("/") if external else f"{request.scheme}://{request.host}"
+
+
+def _page_url(request: web.Request, number: int) -> str:
+    query = dict(request.query)
+    query["page"] = str(number)
+    query.setdefault("per_page", str(DEFAULT_PER_PAGE))
+    return f"{base_url(request)}{request.rel_url.raw_path}?{urlencode(sorted(query.items()))}"

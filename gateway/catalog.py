@@ -1,0 +1,135 @@
+"""What is in the registry: list and inspect packages and files, and delete them.
+
+Deleting marks rows for destruction in one statement that also checks the
+package belongs to the authorised project; the destroyer removes the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import asyncpg
+
+from gateway.db.packages import PackageRepository
+from gateway.destroyer import PackageDestroyer
+from gateway.errors import GatewayError, InvalidParam, NotFound
+from gateway.models import Package, PackageFile
+
+T = TypeVar("T")
+
+# GitLab's values; only generic packages exist here, the others filter to nothing.
+PACKAGE_TYPES = ("maven", "npm", "conan", "nuget", "pypi", "composer", "generic", "golang",
+                 "debian", "rubygems", "helm", "terraform_module", "rpm", "ml_model")
+PACKAGE_STATUSES = ("default", "hidden", "processing", "error", "pending_destruction",
+                    "deprecated")
+PACKAGE_ORDERS = ("created_at", "name", "version", "type")
+GROUP_PACKAGE_ORDERS = (*PACKAGE_ORDERS, "project_path")
+FILE_ORDERS = ("id", "created_at", "file_name")
+SORTS = ("asc", "desc")
+# Totals are counted up to here, as GitLab does; past it they are left out.
+COUNT_LIMIT = 10_000
+# Offsets stay cheap: deeper pages are refused (narrow the list with filters).
+MAX_OFFSET = 50_000
+
+
+class PreconditionFailed(GatewayError):
+    status, title = 412, "Precondition Failed"
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+@dataclass(frozen=True)
+class PackageFilter:
+    package_type: str | None = None
+    package_name: str | None = None
+    package_version: str | None = None
+    status: str | None = None
+    order_by: str = "created_at"
+    sort: str = "asc"
+
+    def name_patterns(self) -> list[str] | None:
+        """GitLab's fuzzy name search: every word (or "quoted phrase") must appear."""
+        if not self.package_name or not self.package_name.strip():
+            return None
+        terms = [quoted or word for quoted, word in
+                 re.findall(r'"([^"]+)"|(\S+)', " ".join(self.package_name.split()))]
+        return [f"%{_escape_like(term)}%" for term in terms]
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    items: list[T]
+    page: Page
+    total: int | None  # None: more than COUNT_LIMIT
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidParam(name)
+    return value
+
+
+class Catalog:
+    def __init__(self, packages: PackageRepository, destroyer: PackageDestroyer) -> None:
+        self._packages = packages
+        self._destroyer = destroyer
+
+    async def list_packages(self, project_ids: list[int], where: PackageFilter,
+                            page: Page) -> Listing[Package]:
+        if page.offset > MAX_OFFSET:
+            raise InvalidParam("page")
+        filters = (project_ids, where.name_patterns(), where.package_version or None,
+                   where.package_type, where.status)
+        items = await self._packages.list_packages(f"{where.order_by}_{where.sort}", *filters,
+                                                   page.size, page.offset)
+        total = await self._packages.count_packages(*filters, COUNT_LIMIT + 1)
+        return Listing(items, page, total if total <= COUNT_LIMIT else None)
+
+    async def package(self, project_id: int, package_id: int, *, listed_only: bool = False) -> Package:
+        """A package of the project; `listed_only`: as the single-package route
+        shows them (not hidden), GitLab's "detailed info" statuses."""
+        package = await self._packages.find_package(project_id, package_id)
+        if package is None or (listed_only and package.status != "default"):
+            raise NotFound("Package")
+        return package
+
+    async def versions(self, package: Package) -> list[asyncpg.Record]:
+        return await self._packages.package_versions(package)
+
+    async def files(self, project_id: int, package_id: int, order_by: str, sort: str,
+                    page: Page) -> Listing[PackageFile]:
+        if page.offset > MAX_OFFSET:
+            raise InvalidParam("page")
+        package = await self.package(project_id, package_id)
+        items = await self._packages.list_files(package.id, order_by, sort, page.size, page.offset)
+        return Listing(items, page, await self._packages.count_files(package.id))
+
+    async def delete_package(self, project_id: int, package_id: int,
+                             unmodified_since: dt.datetime | None = None) -> None:
+        package = await self.package(project_id, package_id)
+        if unmodified_since is not None and package.updated_at.replace(microsecond=0) > unmodified_since:
+            raise PreconditionFailed()
+        if not await self._packages.mark_package_for_destruction(project_id, package_id):
+            raise NotFound("Package")  # destroyed by someone else meanwhile
+        self._destroyer.wake()
+
+    async def delete_file(self, project_id: int, package_id: int, file_id: int) -> None:
+        await self.package(project_id, package_id)
+        if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id):
+            raise NotFound("Package File")
+        self._destroyer.wake()
