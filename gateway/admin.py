@@ -102,7 +102,8 @@ class Admin:
         return user
 
     async def group(self, path: str) -> Group:
-        group = await self.identity.find_group(path.strip("/"))
+        """By path only: a group may be named `2024`, which is not an id here."""
+        group = await self.identity.find_group_by_path(path.strip("/"))
         if group is None:
             raise NotFound("Group")
         return group

@@ -31,7 +31,8 @@ FILE_ORDERS = ("id", "created_at", "file_name")
 SORTS = ("asc", "desc")
 # Totals are counted up to here, as GitLab does; past it they are left out.
 COUNT_LIMIT = 10_000
-# Offsets stay cheap: deeper pages are refused (narrow the list with filters).
+# Offsets stay cheap: in lists too long to count, deeper pages are refused
+# (narrow the list with filters); past the end of a counted list is just empty.
 MAX_OFFSET = 50_000
 
 
@@ -72,10 +73,18 @@ class Listing(Generic[T]):
     items: list[T]
     page: Page
     total: int | None  # None: more than COUNT_LIMIT
+    has_more: bool  # whether a next page has items
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _check_unmodified_since(updated_at: dt.datetime, unmodified_since: dt.datetime | None) -> None:
+    """GitLab's destroy_conditionally!: 412 when changed after the client's date
+    (HTTP dates have whole seconds)."""
+    if unmodified_since is not None and updated_at.replace(microsecond=0) > unmodified_since:
+        raise PreconditionFailed()
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -91,14 +100,18 @@ class Catalog:
 
     async def list_packages(self, project_ids: list[int], where: PackageFilter,
                             page: Page) -> Listing[Package]:
-        if page.offset > MAX_OFFSET:
-            raise InvalidParam("page")
         filters = (project_ids, where.name_patterns(), where.package_version or None,
                    where.package_type, where.status)
+        counted = await self._packages.count_packages(*filters, COUNT_LIMIT + 1)
+        total = counted if counted <= COUNT_LIMIT else None
+        if total is not None and page.offset >= total:
+            return Listing([], page, total, has_more=False)  # past the end: GitLab's []
+        if total is None and page.offset > MAX_OFFSET:
+            raise InvalidParam("page")  # deep pages of huge lists: narrow them with filters
+        # One row more than the page tells whether a next page exists, count or not.
         items = await self._packages.list_packages(f"{where.order_by}_{where.sort}", *filters,
-                                                   page.size, page.offset)
-        total = await self._packages.count_packages(*filters, COUNT_LIMIT + 1)
-        return Listing(items, page, total if total <= COUNT_LIMIT else None)
+                                                   page.size + 1, page.offset)
+        return Listing(items[:page.size], page, total, has_more=len(items) > page.size)
 
     async def package(self, project_id: int, package_id: int, *, listed_only: bool = False) -> Package:
         """A package of the project; `listed_only`: as the single-package route
@@ -113,23 +126,28 @@ class Catalog:
 
     async def files(self, project_id: int, package_id: int, order_by: str, sort: str,
                     page: Page) -> Listing[PackageFile]:
-        if page.offset > MAX_OFFSET:
-            raise InvalidParam("page")
         package = await self.package(project_id, package_id)
+        total = await self._packages.count_files(package.id)
+        if page.offset >= total:
+            return Listing([], page, total, has_more=False)
         items = await self._packages.list_files(package.id, order_by, sort, page.size, page.offset)
-        return Listing(items, page, await self._packages.count_files(package.id))
+        return Listing(items, page, total, has_more=page.offset + len(items) < total)
 
     async def delete_package(self, project_id: int, package_id: int,
                              unmodified_since: dt.datetime | None = None) -> None:
         package = await self.package(project_id, package_id)
-        if unmodified_since is not None and package.updated_at.replace(microsecond=0) > unmodified_since:
-            raise PreconditionFailed()
+        _check_unmodified_since(package.updated_at, unmodified_since)
         if not await self._packages.mark_package_for_destruction(project_id, package_id):
             raise NotFound("Package")  # destroyed by someone else meanwhile
         self._destroyer.wake()
 
-    async def delete_file(self, project_id: int, package_id: int, file_id: int) -> None:
+    async def delete_file(self, project_id: int, package_id: int, file_id: int,
+                          unmodified_since: dt.datetime | None = None) -> None:
         await self.package(project_id, package_id)
+        package_file = await self._packages.find_file(package_id, file_id)
+        if package_file is None:
+            raise NotFound("Package File")
+        _check_unmodified_since(package_file.updated_at, unmodified_since)
         if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id):
             raise NotFound("Package File")
         self._destroyer.wake()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.db.packages import PackageRepository
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StorageError
 from gateway.logs import get_logger
 from gateway.storage import ObjectStore
 
@@ -22,6 +22,8 @@ log = get_logger(__name__)
 BATCH_SIZE = 100
 # How often to look without being woken: picks up other processes' leftovers.
 SWEEP_INTERVAL = 60.0
+# An object storage refused to remove is retried after this; the rest go on.
+RETRY_FAILED_AFTER = 600.0
 
 
 class PackageDestroyer:
@@ -31,6 +33,7 @@ class PackageDestroyer:
         self._store = store
         self._interval = interval
         self._wake = asyncio.Event()
+        self._retry_after: dict[int, float] = {}  # file id -> loop time to try again
 
     def wake(self) -> None:
         """Something was just marked: sweep now rather than at the next interval."""
@@ -52,14 +55,25 @@ class PackageDestroyer:
                 pass
 
     async def sweep(self) -> int:
-        """Destroy everything marked now; returns how many files went."""
+        """Destroy everything marked now; returns how many files went. An object
+        that cannot be removed keeps its row and is retried later, without
+        holding up the others."""
         destroyed = 0
         while True:
-            async with self._packages.files_to_destroy(BATCH_SIZE) as batch:
-                for row in batch:
-                    await self._store.delete(row["object_key"])
-            destroyed += len(batch)
-            if len(batch) < BATCH_SIZE:
+            now = asyncio.get_running_loop().time()
+            self._retry_after = {fid: at for fid, at in self._retry_after.items() if at > now}
+            async with self._packages.files_to_destroy(BATCH_SIZE, list(self._retry_after)) as batch:
+                for row in batch.rows:
+                    try:
+                        await self._store.delete(row["object_key"])
+                    except StorageError as exc:
+                        self._retry_after[row["id"]] = now + RETRY_FAILED_AFTER
+                        log.error("object_delete_failed", key=row["object_key"], error=exc.message,
+                                  retry_in_s=RETRY_FAILED_AFTER)
+                    else:
+                        batch.destroyed.append(row["id"])
+            destroyed += len(batch.destroyed)
+            if len(batch.rows) < BATCH_SIZE:
                 break
         packages = await self._packages.delete_destroyed_packages()
         if destroyed or packages:

@@ -25,13 +25,14 @@ def _re2_options() -> re2.Options:
 
 
 def compile_exception_regex(pattern: str) -> Any:
-    """Anchored like GitLab's (`\\A...\\z`). RE2 matches in linear time, so no
-    pattern can hang the server; its length is bounded too."""
+    """Built as GitLab builds it, `\\A<pattern>\\z` (so `a|b` means `\\Aa` or `b\\z`,
+    as there). RE2 matches in linear time, so no pattern can hang the server; its
+    length is bounded too."""
     if len(pattern) > MAX_REGEX_LENGTH:
         raise BadRequest(
             f"generic_duplicate_exception_regex is too long (at most {MAX_REGEX_LENGTH} characters)")
     try:
-        return re2.compile(rf"\A(?:{pattern})\z", options=_re2_options())
+        return re2.compile(rf"\A{pattern}\z", options=_re2_options())
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise BadRequest(f"generic_duplicate_exception_regex is not valid RE2 syntax: {reason}") from None

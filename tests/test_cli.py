@@ -184,3 +184,15 @@ async def test_access_model_commands(database_url: str) -> None:
     assert [r["id"] for r in listed] == [rule["id"]]
     assert json.loads(await ok("admin", "protection", "remove", str(rule["id"])))["id"] == rule["id"]
     assert json.loads(await ok("admin", "protection", "list", "--project", "corp/team/app")) == []
+
+
+async def test_numeric_group_paths_and_huge_ids(database_url: str) -> None:
+    env = clean_env(GATEWAY_DATABASE_URL=database_url)
+    await gateway_cli("admin", "group", "create", "acme", env=env)
+    code, out, _ = await gateway_cli("admin", "group", "create", "1", env=env)
+    assert code == 0
+    code, out, _ = await gateway_cli("admin", "group", "settings", "1", "--duplicates-allowed",
+                                     "false", env=env)
+    assert json.loads(out)["path"] == "1"  # by path, not the group whose id is 1
+    code, _, err = await gateway_cli("admin", "token", "revoke", str(2**64), env=env)
+    assert code == 1 and err.strip().splitlines()[-1].startswith("gateway: error: 400")

@@ -42,3 +42,12 @@ def test_matching_cannot_hang() -> None:
     started = time.perf_counter()
     assert duplicates_allowed(False, "(a+)+b", "a" * 255, "a" * 255) is False
     assert time.perf_counter() - started < 0.5
+
+
+def test_exception_regex_is_built_as_gitlab_builds_it() -> None:
+    """GitLab anchors with `\\A<regex>\\z`, so a top-level `|` splits the anchors."""
+    assert duplicates_allowed(True, r"1\.0|beta", "pkg", "1.0.5") is False  # \A1\.0 matches
+    assert duplicates_allowed(True, r"1\.0|beta", "pkg", "2.0-beta") is False  # beta\z matches
+    assert duplicates_allowed(True, r"1\.0|beta", "pkg", "2.0") is True
+    with pytest.raises(BadRequest):
+        compile_exception_regex("a)|(b")  # unbalanced once anchored, as in GitLab

@@ -54,14 +54,21 @@ def _bool(request: web.Request, name: str) -> bool:
     raise InvalidParam(name)
 
 
+def _text(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name)
+    if value is not None and (not value.isprintable() or len(value) > 255):
+        raise InvalidParam(name)
+    return value
+
+
 def _package_filter(request: web.Request, orders: tuple[str, ...]) -> PackageFilter:
     query = request.query
     package_type, status = query.get("package_type"), query.get("status")
     _bool(request, "include_versionless")  # validated; generic packages always have a version
     return PackageFilter(
         package_type=check_choice("package_type", package_type, PACKAGE_TYPES) if package_type else None,
-        package_name=query.get("package_name"),
-        package_version=query.get("package_version"),
+        package_name=_text(request, "package_name"),
+        package_version=_text(request, "package_version"),
         status=check_choice("status", status, PACKAGE_STATUSES) if status else None,
         order_by=check_choice("order_by", query.get("order_by", "created_at"), orders),
         sort=check_choice("sort", query.get("sort", "asc"), SORTS),
@@ -109,7 +116,7 @@ async def delete_package_file(request: web.Request) -> web.Response:
     access = await authorize(request, _ref(request), Action.DELETE)
     await request.app[CATALOG].delete_file(
         access.project.id, _path_id(request, "package_id", "Package"),
-        _path_id(request, "file_id", "Package File"))
+        _path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request))
     return web.Response(status=204)
 
 
@@ -132,5 +139,5 @@ def _unmodified_since(request: web.Request) -> dt.datetime | None:
         return None
     try:
         return email.utils.parsedate_to_datetime(header).astimezone(dt.UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None  # an unreadable date is ignored, as HTTP says

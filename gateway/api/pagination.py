@@ -26,7 +26,7 @@ def _positive(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
         raise InvalidParam(name)
     return int(raw)
 
@@ -34,9 +34,9 @@ def _positive(request: web.Request, name: str, default: int) -> int:
 def paginated(request: web.Request, listing: Listing[Any], body: list[Any]) -> web.Response:
     page = listing.page
     last = max(1, math.ceil(listing.total / page.size)) if listing.total is not None else None
-    beyond = last is not None and page.number > last
-    has_next = not beyond and (len(listing.items) == page.size if last is None else page.number < last)
-    next_page = page.number + 1 if has_next else None
+    # Past the end there is neither a next nor a previous page (Kaminari's out_of_range).
+    beyond = not listing.items and page.number > 1
+    next_page = page.number + 1 if listing.has_more else None
     prev_page = page.number - 1 if page.number > 1 and not beyond else None
     headers = {
         "X-Page": str(page.number),
@@ -65,7 +65,9 @@ def base_url(request: web.Request) -> str:
 
 
 def _page_url(request: web.Request, number: int) -> str:
-    query = dict(request.query)
+    query: dict[str, str] = {}
+    for key, value in request.query.items():
+        query.setdefault(key, value)  # the first of repeated keys, as the handlers read them
     query["page"] = str(number)
     query.setdefault("per_page", str(DEFAULT_PER_PAGE))
     return f"{base_url(request)}{request.rel_url.raw_path}?{urlencode(sorted(query.items()))}"

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from gateway.db.queries import QUERIES
-from gateway.errors import DatabaseError, DatabaseUnreachable
+from gateway.errors import BadRequest, DatabaseError, DatabaseUnreachable
 
 # Failures of the database service itself (as opposed to a rejected statement):
 # the request may be retried, so they surface as 503.
@@ -42,6 +42,10 @@ class Repository:
             yield conn
         except UNAVAILABLE as exc:
             raise DatabaseError(f"database connection failed: {exc.__class__.__name__}") from exc
+        except asyncpg.DataError as exc:
+            # A value Postgres cannot take (a NUL byte, a number past bigint): the
+            # caller's input, not our fault.
+            raise BadRequest("a value in the request is not valid") from exc
         finally:
             await self._pool.release(conn)
 

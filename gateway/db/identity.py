@@ -75,6 +75,10 @@ class IdentityRepository(Repository):
         row = await self._find_by_ref(ref, "find_group_by_id", "find_group_by_path")
         return Group.from_row(row) if row else None
 
+    async def find_group_by_path(self, path: str) -> Group | None:
+        row = await self.fetchrow("find_group_by_path", path)
+        return Group.from_row(row) if row else None
+
     async def group_projects_visible_to(self, group_id: int, user_id: int | None, *,
                                         include_subgroups: bool) -> list[int]:
         rows = await self.fetch("group_projects_visible_to", group_id, not include_subgroups, user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -26,6 +26,12 @@ class NewPackageFile:
     actor_user_id: int | None
     actor_token_id: int | None
     actor_name: str | None
+
+
+@dataclass
+class DestroyBatch:
+    rows: list[asyncpg.Record]
+    destroyed: list[int] = field(default_factory=list)  # ids whose objects are gone
 
 
 class PackageRepository(Repository):
@@ -88,6 +94,10 @@ class PackageRepository(Repository):
         rows = await self.fetch("list_package_files", package_id, order_by, sort, limit, offset)
         return [PackageFile.from_row(row) for row in rows]
 
+    async def find_file(self, package_id: int, file_id: int) -> PackageFile | None:
+        row = await self.fetchrow("find_package_file", package_id, file_id)
+        return PackageFile.from_row(row) if row else None
+
     async def count_files(self, package_id: int) -> int:
         return await self.fetchval("count_package_files", package_id)
 
@@ -99,14 +109,14 @@ class PackageRepository(Repository):
                                    file_id) is not None
 
     @asynccontextmanager
-    async def files_to_destroy(self, limit: int) -> AsyncIterator[list[asyncpg.Record]]:
-        """Claim a batch of files to destroy; their rows go when the block ends
-        without error (after the caller removed the objects), else they stay."""
+    async def files_to_destroy(self, limit: int, skip: list[int]) -> AsyncIterator[DestroyBatch]:
+        """Claim a batch of files to destroy (not those in `skip`); when the block
+        ends, the rows of those the caller marked destroyed go, the others stay."""
         async with self.transaction() as conn:
-            rows = await conn.fetch(self.query("claim_files_to_destroy"), limit)
-            yield rows
-            if rows:
-                await conn.execute(self.query("delete_package_files"), [row["id"] for row in rows])
+            batch = DestroyBatch(await conn.fetch(self.query("claim_files_to_destroy"), limit, skip))
+            yield batch
+            if batch.destroyed:
+                await conn.execute(self.query("delete_package_files"), batch.destroyed)
 
     async def delete_destroyed_packages(self) -> int:
         return len(await self.fetch("delete_destroyed_packages"))

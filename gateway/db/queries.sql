@@ -299,6 +299,11 @@ ORDER BY
     CASE WHEN $3 = 'desc' THEN id END DESC
 LIMIT $4 OFFSET $5;
 
+-- name: find_package_file
+SELECT id, package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store, object_key,
+       created_at, updated_at
+FROM package_files WHERE package_id = $1 AND id = $2 AND status = 'default';
+
 -- name: count_package_files
 SELECT count(*) FROM package_files WHERE package_id = $1 AND status = 'default';
 
@@ -322,11 +327,13 @@ WHERE f.id = $3 AND f.package_id = $2 AND p.id = f.package_id AND p.project_id =
 RETURNING f.id;
 
 -- name: claim_files_to_destroy
--- Files marked for destruction, or left in a package being destroyed. Locked
--- rows are skipped, so any number of gateway processes can sweep at once.
+-- Files marked for destruction, or left in a package being destroyed, but not
+-- those whose object this process failed to remove lately ($2). Locked rows are
+-- skipped, so any number of gateway processes can sweep at once.
 SELECT f.id, f.object_key FROM package_files f
 JOIN packages p ON p.id = f.package_id
-WHERE f.status = 'pending_destruction' OR p.status = 'pending_destruction'
+WHERE (f.status = 'pending_destruction' OR p.status = 'pending_destruction')
+  AND f.id <> ALL ($2::bigint[])
 ORDER BY f.id
 LIMIT $1
 FOR UPDATE OF f SKIP LOCKED;

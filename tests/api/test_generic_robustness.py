@@ -191,3 +191,39 @@ async def test_s3_connection_cut_mid_download_cuts_the_client_connection(
     assert head.startswith(b"HTTP/1.1 200")
     assert len(body) < 3 * MiB
     assert b"HTTP/1.1 500" not in body
+
+
+@pytest.mark.parametrize(("header", "value"), [
+    ("Authorization", "Basic \u00e9"), ("Authorization", "Basic \u00e9t\u00e9=="),
+    ("PRIVATE-TOKEN", "glpat-\u00e9"), ("JOB-TOKEN", "\u2603"), ("Deploy-Token", "\u00ff"),
+    ("Authorization", "Bearer \u00e9"),
+])
+async def test_non_ascii_credentials_are_not_500(gateway_factory: GatewayFactory, header: str,
+                                                 value: str) -> None:
+    gateway = await gateway_factory("fs")
+    private = await gateway.project()
+    public = await gateway.project(public=True)
+    maintainer = await gateway.user("maintainer", public)
+    await gateway.put(maintainer, b"x", project=public["id"])
+    encoded = {header: value.encode("utf-8").decode("latin-1")}  # sent as raw UTF-8 bytes
+    lenient = header in {"Deploy-Token"} or value.startswith("Basic")
+    private_get = await raw_request(gateway, "GET", gateway.package_path(private["id"], "pkg", "1.0.0",
+                                                                         "file.bin"), headers=encoded)
+    assert private_get.status == 401
+    public_get = await raw_request(gateway, "GET", gateway.package_path(public["id"], "pkg", "1.0.0",
+                                                                        "file.bin"), headers=encoded)
+    assert public_get.status == (200 if lenient else 401)
+
+
+async def test_far_if_unmodified_since_dates_are_ignored(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory("fs")
+    project = await gateway.project()
+    maintainer = await gateway.user("maintainer", project)
+    await gateway.put(maintainer, b"x")
+    async with gateway.pool.acquire() as conn:
+        package_id, file_id = await conn.fetchrow("SELECT package_id, id FROM package_files")
+    url = f"/api/v4/projects/{project['id']}/packages/{package_id}"
+    stale = {**maintainer.headers, "If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+    assert (await gateway.client.delete(f"{url}/package_files/{file_id}", headers=stale)).status == 412
+    odd = {**maintainer.headers, "If-Unmodified-Since": "Fri, 31 Dec 9999 23:30:00 -0100"}
+    assert (await gateway.client.delete(f"{url}/package_files/{file_id}", headers=odd)).status == 204

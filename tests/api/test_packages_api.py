@@ -163,8 +163,10 @@ async def test_pagination_headers_on_a_page_boundary(gateway_factory: GatewayFac
     assert await beyond.json() == []
     assert (beyond.headers["X-Next-Page"], beyond.headers["X-Prev-Page"]) == ("", "")
 
-    capped = await gateway.client.get(url, headers=dev.headers, params={"per_page": "500"})
+    capped = await gateway.client.get(url, headers=dev.headers, params={"per_page": "5000000000"})
     assert capped.headers["X-Per-Page"] == "100"
+    far = await gateway.client.get(url, headers=dev.headers, params={"per_page": "100", "page": "900"})
+    assert far.status == 200 and await far.json() == []  # GitLab's answer past the end
     default = await gateway.client.get(url, headers=dev.headers)
     assert default.headers["X-Per-Page"] == "20"
     assert [p["version"] for p in await default.json()] == [f"1.0.{i}" for i in range(5)]
@@ -174,7 +176,8 @@ async def test_pagination_headers_on_a_page_boundary(gateway_factory: GatewayFac
     ({"order_by": "size"}, "order_by"), ({"sort": "up"}, "sort"), ({"per_page": "0"}, "per_page"),
     ({"page": "-1"}, "page"), ({"page": "x"}, "page"), ({"status": "gone"}, "status"),
     ({"package_type": "zip"}, "package_type"), ({"include_versionless": "maybe"}, "include_versionless"),
-    ({"page": "1000", "per_page": "100"}, "page"),
+    ({"page": "9" * 19}, "page"), ({"package_name": "a\x00b"}, "package_name"),
+    ({"package_version": "\x00"}, "package_version"),
 ])
 async def test_invalid_list_parameters(gateway_factory: GatewayFactory, query: dict[str, str],
                                        param: str) -> None:
@@ -399,3 +402,37 @@ async def test_group_listing_rights(gateway_factory: GatewayFactory) -> None:
     assert "delete_api_path" in listed[0]["_links"]
     group_id = (await gateway.admin.group("secret")).id
     assert (await group_list(maintainer.headers, str(group_id))).status == 200
+
+
+async def test_an_object_that_cannot_be_removed_holds_up_nothing_else(
+        gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory("fs")
+    project = await gateway.project()
+    maintainer = await gateway.user("maintainer", project)
+    await publish(gateway, maintainer, {"stuck": ["1.0"], "fine": ["1.0"]})
+    async with gateway.pool.acquire() as conn:
+        rows = {r["name"]: (r["id"], r["object_key"]) for r in await conn.fetch(
+            "SELECT p.name, p.id, f.object_key FROM packages p JOIN package_files f ON f.package_id = p.id")}
+    # The storage refuses to remove this object: its path has become a folder with a file in it.
+    stuck_path = gateway.registry.store.path_for(rows["stuck"][1])  # type: ignore[attr-defined]
+    stuck_path.unlink()
+    (stuck_path / "inside").parent.mkdir()
+    (stuck_path / "inside").write_bytes(b"x")
+
+    for name in ("stuck", "fine"):
+        response = await gateway.client.delete(
+            f"/api/v4/projects/{project['id']}/packages/{rows[name][0]}", headers=maintainer.headers)
+        assert response.status == 204
+
+    async def remaining() -> list[str]:
+        async with gateway.pool.acquire() as conn:
+            return [r["name"] for r in await conn.fetch("SELECT name FROM packages ORDER BY name")]
+
+    for _ in range(200):
+        if await remaining() == ["stuck"]:
+            break
+        await asyncio.sleep(0.05)
+    assert await remaining() == ["stuck"]  # "fine" went; "stuck" waits for a retry
+    assert not gateway.registry.store.path_for(rows["fine"][1]).exists()  # type: ignore[attr-defined]
+    async with gateway.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT status FROM package_files") == "pending_destruction"
