@@ -4,7 +4,6 @@ looks at the database and storage behind its back."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import time
 from collections.abc import Awaitable, Callable
@@ -35,11 +34,6 @@ class Identity:
     @property
     def headers(self) -> dict[str, str]:
         return {"PRIVATE-TOKEN": self.token}
-
-    @property
-    def basic_headers(self) -> dict[str, str]:
-        encoded = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
-        return {"Authorization": f"Basic {encoded}"}
 
 
 class Gateway:

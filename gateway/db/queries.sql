@@ -156,7 +156,10 @@ ORDER BY f.id DESC
 LIMIT 1;
 
 -- name: touch_package_downloaded
-UPDATE packages SET last_downloaded_at = now() WHERE id = $1;
+-- At most once a minute per package: popular downloads must not queue up on
+-- the row that uploads to the same package lock.
+UPDATE packages SET last_downloaded_at = now()
+WHERE id = $1 AND (last_downloaded_at IS NULL OR last_downloaded_at < now() - interval '1 minute');
 
 -- Packages API ---------------------------------------------------------------
 -- One query per order. Each project's first $6 + $7 packages in that order come

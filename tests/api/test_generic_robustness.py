@@ -13,23 +13,32 @@ import pytest
 
 from gateway.settings import MiB, Settings
 from tests.harness import (
-    CuttingProxy, Gateway, GatewayFactory, parse_response, raw_request, wait_for,
+    CuttingProxy, Gateway, GatewayFactory, Identity, parse_response, raw_request, wait_for,
 )
 
 
-async def read_until_closed(reader: asyncio.StreamReader, timeout: float) -> tuple[bytes, bool]:
-    """Everything the server sends, and whether it closed the connection in time."""
+async def download_until_closed(gateway: Gateway, dev: Identity,
+                                timeout: float = 10) -> tuple[bytes, bool]:
+    """A keep-alive GET of pkg/1.0.0/file.bin: everything the server sends, and
+    whether it closed the connection in time (a client would hang otherwise)."""
+    host, port = gateway.client.server.host, gateway.client.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    path = gateway.package_path(dev.project_id, "pkg", "1.0.0", "file.bin")
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nPRIVATE-TOKEN: {dev.token}\r\n\r\n".encode())
     data = b""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            chunk = await asyncio.wait_for(reader.read(65536), deadline - time.monotonic())
-        except TimeoutError:
-            return data, False
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
+    try:
+        while time.monotonic() < deadline:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), deadline - time.monotonic())
+            except TimeoutError:
+                return data, False
+            if not chunk:
+                return data, True
+            data += chunk
+        return data, False
+    finally:
+        writer.close()
 
 
 async def test_storage_failure_mid_download_cuts_the_connection(gateway_factory: GatewayFactory) -> None:
@@ -44,12 +53,7 @@ async def test_storage_failure_mid_download_cuts_the_connection(gateway_factory:
     with path.open("r+b") as handle:
         handle.truncate(1 * MiB)
 
-    host, port = gateway.client.server.host, gateway.client.server.port
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write((f"GET {gateway.package_path(dev.project_id, 'pkg', '1.0.0', 'file.bin')} HTTP/1.1\r\n"
-                  f"Host: {host}\r\nPRIVATE-TOKEN: {dev.token}\r\n\r\n").encode())
-    data, closed = await read_until_closed(reader, 10)
-    writer.close()
+    data, closed = await download_until_closed(gateway, dev)
 
     assert closed, "the client would hang waiting for the announced length"
     head, _, body = data.partition(b"\r\n\r\n")
@@ -176,12 +180,7 @@ async def test_s3_connection_cut_mid_download_cuts_the_client_connection(
         assert (await gateway.put(dev, os.urandom(3 * MiB))).status == 201
         proxy.cut_after = 1 * MiB  # S3's answer to the next GET dies a third of the way
 
-        host, port = gateway.client.server.host, gateway.client.server.port
-        reader, writer = await asyncio.open_connection(host, port)
-        path = gateway.package_path(dev.project_id, "pkg", "1.0.0", "file.bin")
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nPRIVATE-TOKEN: {dev.token}\r\n\r\n".encode())
-        data, closed = await read_until_closed(reader, 10)
-        writer.close()
+        data, closed = await download_until_closed(gateway, dev)
     finally:
         await proxy.stop()
 
