@@ -15,7 +15,7 @@ import asyncpg
 
 from gateway.db.packages import PackageRepository
 from gateway.destroyer import PackageDestroyer
-from gateway.errors import GatewayError, InvalidParam, NotFound
+from gateway.errors import InvalidParam, NotFound, PreconditionFailed
 from gateway.models import Package, PackageFile
 
 T = TypeVar("T")
@@ -34,10 +34,6 @@ COUNT_LIMIT = 10_000
 # Offsets stay cheap: in lists too long to count, deeper pages are refused
 # (narrow the list with filters); past the end of a counted list is just empty.
 MAX_OFFSET = 50_000
-
-
-class PreconditionFailed(GatewayError):
-    status, title = 412, "Precondition Failed"
 
 
 @dataclass(frozen=True)

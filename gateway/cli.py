@@ -20,7 +20,7 @@ from gateway.db.migrate import MigrationError, apply_migrations
 from gateway.db.pool import open_database
 from gateway.errors import GatewayError
 from gateway.logs import configure_logging, get_logger
-from gateway.settings import Settings, SettingsError
+from gateway.settings import Settings, SettingsError, parse_bool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,12 +100,10 @@ def _date(text: str) -> dt.date:
 
 
 def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"true", "yes", "1", "on"}:
-        return True
-    if lowered in {"false", "no", "0", "off"}:
-        return False
-    raise argparse.ArgumentTypeError(f"not true or false: {text!r}")
+    try:
+        return parse_bool(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not true or false: {text!r}") from None
 
 
 def _scope_list(text: str) -> list[str]:

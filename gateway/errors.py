@@ -113,6 +113,10 @@ class DuplicatePackage(Conflict):
         super().__init__("Duplicate package is not allowed")
 
 
+class PreconditionFailed(GatewayError):
+    status, title = 412, "Precondition Failed"
+
+
 class PayloadTooLarge(GatewayError):
     status, title = 413, "Payload Too Large"
 

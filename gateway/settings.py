@@ -248,12 +248,20 @@ def _float(name: str, value: str | None, default: float) -> float:
         raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a number, got {value!r}") from None
 
 
-def _bool(name: str, value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    lowered = value.strip().lower()
+def parse_bool(text: str) -> bool:
+    """`true/false`, `yes/no`, `on/off`, `1/0`, any case; ValueError otherwise."""
+    lowered = text.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be true or false, got {value!r}")
+    raise ValueError(text)
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be true or false, got {value!r}") from None

@@ -7,7 +7,9 @@ from urllib.parse import quote, unquote
 import structlog
 from aiohttp import web
 
-from gateway.api.http import authorize, body_chunks, etag_matches, expected_digests, parse_range
+from gateway.api.http import (
+    authorize, body_chunks, etag_matches, expected_digests, parse_range, raw_id_segment,
+)
 from gateway.api.serializers import package_file_full
 from gateway.auth import Action
 from gateway.keys import REGISTRY
@@ -21,13 +23,13 @@ ROUTE = "/api/v4/projects/{id}/packages/generic/{tail:.+}"
 # What RFC 8187 lets stand unencoded in `filename*` (besides letters and digits).
 RFC8187_ATTR_CHARS = "!#$&+-.^_`|~"
 # Raw path: ['', 'api', 'v4', 'projects', ID, 'packages', 'generic', name, version, ..., file]
-_ID_SEGMENT, _TAIL_START = 4, 7
+_TAIL_START = 7
 
 
 def generic_target(request: web.Request) -> GenericTarget:
     """Parse from the raw path, so encoded slashes and dots are seen as sent."""
-    segments = request.rel_url.raw_path.split("/")
-    return parse_generic_tail(segments[_ID_SEGMENT], segments[_TAIL_START:])
+    return parse_generic_tail(raw_id_segment(request),
+                              request.rel_url.raw_path.split("/")[_TAIL_START:])
 
 
 def download_path(target: GenericTarget, project_id: int) -> str:

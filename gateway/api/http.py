@@ -13,7 +13,7 @@ import structlog
 from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.auth import Access, Action, GroupAccess, read_credential
+from gateway.auth import Access, Action, Authenticator, Credential, GroupAccess, read_credential
 from gateway.errors import InvalidField, RangeNotSatisfiable, UploadInterrupted
 from gateway.keys import AUTHENTICATOR
 from gateway.upload import ExpectedDigests
@@ -24,10 +24,24 @@ CONTINUE_DEFERRED = web.RequestKey("continue_deferred", bool)
 _RANGE_SPEC_RE = re.compile(r"\A([0-9]*)-([0-9]*)\Z")  # one range; ASCII digits only
 
 
+# Raw path: ['', 'api', 'v4', 'projects' or 'groups', ID, ...]
+_ID_SEGMENT = 4
+
+
+def raw_id_segment(request: web.Request) -> str:
+    """The project or group `:id` as sent (`group%2Fproject` stays one segment)."""
+    return request.rel_url.raw_path.split("/")[_ID_SEGMENT]
+
+
+def _credential(request: web.Request) -> tuple[Authenticator, Credential | None]:
+    authenticator = request.app[AUTHENTICATOR]
+    return authenticator, read_credential(request.headers,
+                                          proxy_enabled=authenticator.proxy_enabled)
+
+
 async def authorize(request: web.Request, project_ref: str, action: Action) -> Access:
     """Who is asking, and may they do this here; bound to the request's log line."""
-    authenticator = request.app[AUTHENTICATOR]
-    credential = read_credential(request.headers, proxy_enabled=authenticator.proxy_enabled)
+    authenticator, credential = _credential(request)
     access = await authenticator.authorize(project_ref, credential, action)
     structlog.contextvars.bind_contextvars(
         project_id=access.project.id, actor=access.actor.name, actor_kind=access.actor.kind)
@@ -36,8 +50,7 @@ async def authorize(request: web.Request, project_ref: str, action: Action) -> A
 
 async def authorize_group(request: web.Request, group_ref: str, *,
                           include_subgroups: bool) -> GroupAccess:
-    authenticator = request.app[AUTHENTICATOR]
-    credential = read_credential(request.headers, proxy_enabled=authenticator.proxy_enabled)
+    authenticator, credential = _credential(request)
     access = await authenticator.authorize_group(group_ref, credential,
                                                  include_subgroups=include_subgroups)
     structlog.contextvars.bind_contextvars(

@@ -10,7 +10,7 @@ import email.utils
 from aiohttp import web
 
 from gateway.api import serializers
-from gateway.api.http import authorize, authorize_group
+from gateway.api.http import authorize, authorize_group, raw_id_segment
 from gateway.api.pagination import base_url, paginated, parse_page
 from gateway.auth import Action
 from gateway.catalog import (
@@ -27,13 +27,10 @@ PROJECT_PACKAGE = PROJECT_PACKAGES + "/{package_id:[0-9]+}"
 PACKAGE_FILES = PROJECT_PACKAGE + "/package_files"
 PACKAGE_FILE = PACKAGE_FILES + "/{file_id:[0-9]+}"
 GROUP_PACKAGES = "/api/v4/groups/{id}/packages"
-# Raw path: ['', 'api', 'v4', 'projects' or 'groups', ID, ...]
-_ID_SEGMENT = 4
 
 
 def _ref(request: web.Request) -> str:
-    """The project or group `:id`, from the raw path (`group%2Fproject` stays one segment)."""
-    return parse_project_ref(request.rel_url.raw_path.split("/")[_ID_SEGMENT])
+    return parse_project_ref(raw_id_segment(request))
 
 
 def _path_id(request: web.Request, name: str, resource: str) -> int:
