@@ -196,35 +196,72 @@ def parse_response(data: bytes) -> RawResponse:
     return RawResponse(int(status_line.split()[1]), parsed, body)
 
 
-class CuttingProxy:
-    """A TCP proxy in front of a real server that, once armed, cuts each connection
-    after forwarding `cut_after` bytes of the server's answer: a network fault."""
+class FaultProxy:
+    """A TCP proxy in front of a real server (S3, PostgreSQL) that injects network
+    faults on demand, for new and already open connections alike:
+
+    - `mode = "pass"`: forward both ways (the default);
+    - `mode = "stall"`: keep connections open but forward nothing (a hung server);
+    - `mode = "refuse"`: cut every open connection and close new ones at once (down);
+    - `cut_after = N`: cut each connection after N bytes of the server's answer.
+    """
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.mode = "pass"
         self.cut_after: int | None = None
         self.cuts = 0
+        self.connections = 0
         self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @classmethod
+    def for_url(cls, url: str) -> FaultProxy:
+        host, _, port = url.removeprefix("http://").rstrip("/").rpartition(":")
+        return cls(host, int(port))
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         host, port = self._server.sockets[0].getsockname()[:2]
+        self.port = port
         return f"http://{host}:{port}"
 
+    def set_mode(self, mode: str) -> None:
+        assert mode in {"pass", "stall", "refuse"}
+        self.mode = mode
+        if mode == "refuse":
+            for writer in list(self._writers):
+                writer.close()
+
     async def stop(self) -> None:
+        for writer in list(self._writers):
+            writer.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
 
     async def _serve(self, client_reader: asyncio.StreamReader,
                      client_writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+        self.connections += 1
+        if self.mode == "refuse":
+            client_writer.close()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            client_writer.close()
+            return
+        self._writers.update((client_writer, upstream_writer))
 
         async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        limit: int | None) -> None:
             sent = 0
             try:
                 while chunk := await reader.read(65536):
+                    while self.mode == "stall":
+                        await asyncio.sleep(0.05)
+                    if self.mode == "refuse":
+                        return
                     if limit is not None and sent + len(chunk) >= limit:
                         writer.write(chunk[:limit - sent])
                         await writer.drain()
@@ -238,6 +275,9 @@ class CuttingProxy:
             finally:
                 client_writer.close()
                 upstream_writer.close()
+                self._writers.discard(client_writer)
+                self._writers.discard(upstream_writer)
 
         await asyncio.gather(pipe(client_reader, upstream_writer, None),
                              pipe(upstream_reader, client_writer, self.cut_after))
+

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.settings import MiB, Settings
 from tests.harness import (
-    CuttingProxy, Gateway, GatewayFactory, Identity, parse_response, raw_request, wait_for,
+    FaultProxy, Gateway, GatewayFactory, Identity, parse_response, raw_request, wait_for,
 )
 
 
@@ -177,7 +177,7 @@ async def test_s3_connection_cut_mid_download_cuts_the_client_connection(
         gateway_factory: GatewayFactory, settings_factory: Callable[..., Settings],
         moto_endpoint: str) -> None:
     host, port = moto_endpoint.removeprefix("http://").split(":")
-    proxy = CuttingProxy(host, int(port))
+    proxy = FaultProxy(host, int(port))
     endpoint = await proxy.start()
     try:
         s3 = dataclasses.replace(settings_factory("s3").s3, endpoint_url=endpoint)
