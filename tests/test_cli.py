@@ -18,7 +18,11 @@ from tests.harness import wait_for
 
 
 def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without GATEWAY_* settings, with the running interpreter's
+    scripts first on PATH: the `gateway` command of the virtualenv under test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
     env.update(extra)
     return env
 
