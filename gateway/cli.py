@@ -14,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gateway import __version__
 from gateway.admin import Admin, parse_duration
 from gateway.db.identity import IdentityRepository
 from gateway.db.migrate import MigrationError, apply_migrations
@@ -25,6 +26,7 @@ from gateway.settings import Settings, SettingsError, parse_bool
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP server")

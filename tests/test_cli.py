@@ -200,3 +200,11 @@ async def test_numeric_group_paths_and_huge_ids(database_url: str) -> None:
     assert json.loads(out)["path"] == "1"  # by path, not the group whose id is 1
     code, _, err = await gateway_cli("admin", "token", "revoke", str(2**64), env=env)
     assert code == 1 and err.strip().splitlines()[-1].startswith("gateway: error: 400")
+
+
+async def test_version_prints_the_package_version() -> None:
+    from gateway import __version__
+
+    code, out, _ = await gateway_cli("--version", env=clean_env())
+    assert code == 0
+    assert out.strip() == f"gateway {__version__}"
