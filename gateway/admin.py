@@ -15,6 +15,7 @@ import asyncpg
 from gateway.api.serializers import timestamp
 from gateway.auth import DEPLOY_SCOPES, PERSONAL_SCOPES, generate_token, token_digest
 from gateway.db.identity import IdentityRepository
+from gateway.db.inventory import InventoryRepository
 from gateway.errors import BadRequest, NotFound
 from gateway.models import AccessLevel, Group, Project, User
 from gateway.policy import compile_exception_regex
@@ -84,9 +85,26 @@ def _expiry(expires_at: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(expires_at, dt.time(), dt.UTC)
 
 
+def member_json(row: asyncpg.Record) -> dict[str, Any]:
+    level = AccessLevel(row["access_level"])
+    return {"user_id": row["user_id"], "username": row["username"], "access_level": int(level),
+            "role": level.name.lower(), "created_at": timestamp(row["created_at"])}
+
+
 class Admin:
-    def __init__(self, identity: IdentityRepository) -> None:
+    def __init__(self, identity: IdentityRepository,
+                 inventory: InventoryRepository | None = None) -> None:
         self.identity = identity
+        self._inventory = inventory
+
+    @classmethod
+    def for_pool(cls, pool: asyncpg.Pool) -> Admin:
+        return cls(IdentityRepository(pool), InventoryRepository(pool))
+
+    @property
+    def inventory(self) -> InventoryRepository:
+        assert self._inventory is not None, "listing needs Admin.for_pool()"
+        return self._inventory
 
     # -- lookups -----------------------------------------------------------------
     async def project(self, ref: str) -> Project:
@@ -138,6 +156,28 @@ class Admin:
         return {"project_id": project.id, "project_path": project.path, "user_id": user.id,
                 "username": user.username, "access_level": row["access_level"],
                 "role": level.name.lower(), "created_at": timestamp(row["created_at"])}
+
+    # -- listings ------------------------------------------------------------------
+    async def list_projects(self) -> list[dict[str, Any]]:
+        return [project_json(Project.from_row(row)) for row in await self.inventory.projects()]
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return [user_json(User.from_row(row)) for row in await self.inventory.users()]
+
+    async def list_members(self, project_ref: str) -> list[dict[str, Any]]:
+        project = await self.project(project_ref)
+        return [member_json(row) for row in await self.inventory.members(project.id)]
+
+    async def list_packages(self, project_ref: str) -> list[dict[str, Any]]:
+        project = await self.project(project_ref)
+        return [{"id": row["id"], "name": row["name"], "version": row["version"],
+                 "package_type": row["package_type"], "status": row["status"],
+                 "file_count": row["file_count"], "size": row["size"],
+                 "created_at": timestamp(row["created_at"])}
+                for row in await self.inventory.packages(project.id)]
+
+    async def usage(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in await self.inventory.usage()]
 
     # -- tokens --------------------------------------------------------------------
     async def create_personal_token(self, username: str, scopes: list[str], name: str | None,

@@ -12,16 +12,21 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from gateway import __version__
 from gateway.admin import Admin, parse_duration
-from gateway.db.identity import IdentityRepository
+from gateway.configuration import (
+    check_settings, describe, describe_database, render_table, require_embedded_cluster,
+)
+from gateway.db.inventory import InventoryRepository
 from gateway.db.migrate import MigrationError, apply_migrations
 from gateway.db.pool import open_database
 from gateway.errors import GatewayError
 from gateway.logs import configure_logging, get_logger
-from gateway.settings import Settings, SettingsError, parse_bool
+from gateway.settings import Settings, SettingsError, parse_bool, read_sources
+from gateway.storage import open_object_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,31 +34,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve = commands.add_parser("serve",
+                                help="run the HTTP server (creates the database on first start)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
 
+    commands.add_parser("init",
+                        help="create the database (embedded or GATEWAY_DATABASE_URL) and migrate it")
     commands.add_parser("migrate", help="apply pending database migrations")
 
-    admin = commands.add_parser("admin", help="manage projects, users, members and tokens")
+    config = commands.add_parser("config", help="show or check the effective settings")
+    config_actions = config.add_subparsers(dest="action", required=True)
+    config_show = config_actions.add_parser(
+        "show", help="print each setting, where it came from, secrets masked")
+    config_show.add_argument("--json", action="store_true", help="JSON instead of a table")
+    config_actions.add_parser(
+        "check", help="validate the settings, reach the database and the bucket")
+
+    admin = commands.add_parser("admin",
+                                help="manage projects, users, members and tokens")
     objects = admin.add_subparsers(dest="object", required=True)
 
-    project = objects.add_parser("project").add_subparsers(dest="action", required=True)
+    project = objects.add_parser("project", help="create and list projects").add_subparsers(
+        dest="action", required=True)
     project_create = project.add_parser("create", help="create a project; prints it as JSON")
     project_create.add_argument("path", help="full path, such as group/project")
     project_create.add_argument("--public", action="store_true", help="anyone may download")
+    project.add_parser("list", help="list every project as JSON")
 
-    user = objects.add_parser("user").add_subparsers(dest="action", required=True)
+    user = objects.add_parser("user", help="create and list users").add_subparsers(
+        dest="action", required=True)
     user.add_parser("create", help="create a user; prints it as JSON").add_argument("username")
+    user.add_parser("list", help="list every user as JSON")
 
-    member = objects.add_parser("member").add_subparsers(dest="action", required=True)
+    member = objects.add_parser("member", help="give users roles in projects").add_subparsers(
+        dest="action", required=True)
+    member.add_parser("list", help="list a project's members and roles").add_argument(
+        "--project", required=True, help="project path or id")
     member_add = member.add_parser("add", help="add a user to a project or change their role")
     member_add.add_argument("--project", required=True, help="project path or id")
     member_add.add_argument("--user", required=True, help="user name")
     member_add.add_argument("--role", required=True,
                             choices=["guest", "reporter", "developer", "maintainer", "owner"])
 
-    group = objects.add_parser("group").add_subparsers(dest="action", required=True)
+    package = objects.add_parser("package", help="list packages").add_subparsers(
+        dest="action", required=True)
+    package.add_parser("list", help="a project's packages with file counts and sizes").add_argument(
+        "--project", required=True, help="project path or id")
+    objects.add_parser("usage", help="bytes and files per project")
+
+    group = objects.add_parser("group", help="create groups, change their package settings"
+                               ).add_subparsers(dest="action", required=True)
     group.add_parser("create", help="create a group (and its parents)").add_argument("path")
     group_settings = group.add_parser("settings", help="show or change a group's package settings")
     group_settings.add_argument("path", metavar="GROUP")
@@ -62,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     group_settings.add_argument("--exception-regex", metavar="RE",
                                 help="package names or versions that invert the setting ('' clears)")
 
-    token = objects.add_parser("token").add_subparsers(dest="action", required=True)
+    token = objects.add_parser("token", help="create, list and revoke tokens").add_subparsers(
+        dest="action", required=True)
     token_create = token.add_parser("create", help="create a personal access token; prints only it")
     token_create.add_argument("--user", required=True)
     token_create.add_argument("--scopes", required=True, help="comma-separated: api, read_api")
@@ -80,18 +112,35 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--expires-in", default="1h", help="such as 30m, 1h, 2d (default 1h)")
     token.add_parser("revoke", help="revoke a token of any kind").add_argument("token_id", type=int)
     token_list = token.add_parser("list", help="list tokens (never their secrets)")
-    token_list.add_argument("--user")
-    token_list.add_argument("--project")
+    token_list.add_argument("--user", help="only this user's tokens")
+    token_list.add_argument("--project", help="only this project's tokens")
 
-    protection = objects.add_parser("protection").add_subparsers(dest="action", required=True)
+    protection = objects.add_parser("protection", help="package protection rules").add_subparsers(
+        dest="action", required=True)
     rule_add = protection.add_parser("add", help="protect package names from pushes below a role")
     rule_add.add_argument("--project", required=True)
     rule_add.add_argument("--pattern", required=True, help="package name; * matches anything")
     rule_add.add_argument("--minimum-access-level-for-push", required=True,
                           choices=["maintainer", "owner"])
-    protection.add_parser("list").add_argument("--project", required=True)
-    protection.add_parser("remove").add_argument("rule_id", type=int)
+    protection.add_parser("list", help="a project's protection rules").add_argument(
+        "--project", required=True, help="project path or id")
+    protection.add_parser("remove", help="remove a protection rule").add_argument(
+        "rule_id", type=int)
+    _add_data_dir_option(parser)
     return parser
+
+
+def _add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """`--data-dir` on every command, wherever it stands on the line, so a command
+    run from another folder reads the same data directory."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                _add_data_dir_option(sub)
+    if parser.prog != "gateway":
+        parser.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                            help="the gateway's data directory (default: GATEWAY_DATA_DIR, "
+                                 "else ./gateway-data)")
 
 
 def _date(text: str) -> dt.date:
@@ -115,25 +164,39 @@ def _scope_list(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
-        if args.command == "serve":
-            settings = settings.replace(
-                host=args.host or settings.host,
-                port=settings.port if args.port is None else args.port,
-            )
-            settings.validate()
+        settings, overrides = _settings_for(args)
         configure_logging(settings.log_level, settings.log_format,
                           stream=sys.stdout if args.command == "serve" else sys.stderr)
         if args.command == "serve":
             serve(settings)
             return 0
-        output = asyncio.run(_run_with_database(settings, _command(args)))
+        if args.command == "config" and args.action == "show":
+            rows = describe(settings, read_sources(), overrides)
+            print(json.dumps(rows) if args.json else render_table(rows))
+            return 0
+        output, status = asyncio.run(_run(settings, args))
     except (SettingsError, GatewayError, MigrationError) as exc:
         print(f"gateway: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     if output is not None:
         print(output if isinstance(output, str) else json.dumps(output))
-    return 0
+    return status
+
+
+def _settings_for(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    """Settings from the environment, then what the command line says; `overrides`
+    names the settings the command line set, for `config show`."""
+    settings, overrides = Settings.from_env(), {}
+    if "data_dir" in args:
+        settings = settings.replace(data_dir=Path(args.data_dir))
+        overrides["data_dir"] = "command line --data-dir"
+    if args.command == "serve":
+        if args.host:
+            settings, overrides["host"] = settings.replace(host=args.host), "command line --host"
+        if args.port is not None:
+            settings, overrides["port"] = settings.replace(port=args.port), "command line --port"
+    settings.validate()
+    return settings, overrides
 
 
 def _one_line(exc: Exception) -> str:
@@ -141,14 +204,14 @@ def _one_line(exc: Exception) -> str:
     return " ".join(text.split())
 
 
-def _command(args: argparse.Namespace) -> Callable[[Admin, Any], Awaitable[Any]]:
-    if args.command == "migrate":
-        async def migrate(_: Admin, pool: Any) -> Any:
-            async with pool.acquire() as conn:
-                return {"applied": await apply_migrations(conn)}
-        return migrate
+def _admin_command(args: argparse.Namespace) -> Callable[[Admin], Awaitable[Any]]:
     commands: dict[tuple[str, str], Callable[[Admin], Awaitable[Any]]] = {
         ("project", "create"): lambda a: a.create_project(args.path, args.public),
+        ("project", "list"): lambda a: a.list_projects(),
+        ("user", "list"): lambda a: a.list_users(),
+        ("member", "list"): lambda a: a.list_members(args.project),
+        ("package", "list"): lambda a: a.list_packages(args.project),
+        ("usage", None): lambda a: a.usage(),
         ("group", "create"): lambda a: a.create_group(args.path),
         ("group", "settings"): lambda a: a.group_settings(args.path, args.duplicates_allowed,
                                                           args.exception_regex),
@@ -167,17 +230,37 @@ def _command(args: argparse.Namespace) -> Callable[[Admin, Any], Awaitable[Any]]
         ("protection", "list"): lambda a: a.list_protection_rules(args.project),
         ("protection", "remove"): lambda a: a.remove_protection_rule(args.rule_id),
     }
-    action = (args.object, args.action)
+    action = (args.object, getattr(args, "action", None))
     if action in commands:
-        run = commands[action]
-        return lambda admin, _: run(admin)
+        return commands[action]
     raise AssertionError(f"unhandled command {action}")
 
 
-async def _run_with_database(settings: Settings, command: Callable[[Admin, Any], Awaitable[Any]]) -> Any:
-    # `migrate` applies migrations itself; every other command needs them applied.
-    async with open_database(settings, migrate=True) as pool:
-        return await command(Admin(IdentityRepository(pool)), pool)
+async def _run(settings: Settings, args: argparse.Namespace) -> tuple[Any, int]:
+    """A command that needs the database: (what to print, exit status)."""
+    if args.command == "config":
+        report = await check_settings(settings)
+        return report, 0 if report["ok"] else 1
+    creating = args.command in {"init", "migrate"}
+    # Only `init` may create an embedded cluster; `migrate` may fill an empty external
+    # database (a deploy's migration job). Anything else finds an existing one or stops.
+    require_embedded_cluster(settings, create=args.command == "init")
+    async with open_database(settings, migrate=False) as pool:
+        schema = await InventoryRepository(pool).schema_version()
+        if schema is None and not creating:
+            raise SettingsError(f"the database has no gateway schema yet; run `gateway init` first "
+                                f"({describe_database(settings)})")
+        if creating:
+            if args.command == "init":
+                async with open_object_store(settings):
+                    pass  # the bucket is reachable, or the objects folder exists
+            async with pool.acquire() as conn:
+                applied = await apply_migrations(conn)
+            return {"database": describe_database(settings), "applied": applied,
+                    "schema_version": await InventoryRepository(pool).schema_version()}, 0
+        async with pool.acquire() as conn:
+            await apply_migrations(conn)  # an older schema is brought up to date first
+        return await _admin_command(args)(Admin.for_pool(pool)), 0
 
 
 def serve(settings: Settings) -> None:

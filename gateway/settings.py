@@ -83,15 +83,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = dict(os.environ if environ is None else environ)
-        raw: dict[str, str] = {}
-        config_path = env.get(ENV_PREFIX + "CONFIG")
-        if config_path:
-            raw.update(_read_toml(Path(config_path)))
-        for name, value in env.items():
-            if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG":
-                raw[name[len(ENV_PREFIX):].lower()] = value
-        return cls.from_mapping(raw)
+        return cls.from_mapping({name: value for name, (value, _) in read_sources(environ).items()})
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, str]) -> Settings:
@@ -155,6 +147,21 @@ class Settings:
             ("postgres://", "postgresql://")
         ):
             raise SettingsError(f"{ENV_PREFIX}DATABASE_URL must be a postgresql:// URL")
+
+
+def read_sources(environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Every setting that is set, lower-cased without the prefix, with where it came
+    from: the environment variable, or the `GATEWAY_CONFIG` file (the environment wins)."""
+    env = dict(os.environ if environ is None else environ)
+    raw: dict[str, tuple[str, str]] = {}
+    config_path = env.get(ENV_PREFIX + "CONFIG")
+    if config_path:
+        raw.update({name: (value, f"file {config_path}")
+                    for name, value in _read_toml(Path(config_path)).items()})
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG":
+            raw[name[len(ENV_PREFIX):].lower()] = (value, f"environment {name}")
+    return raw
 
 
 def _read_toml(path: Path) -> dict[str, str]:
