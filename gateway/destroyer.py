@@ -15,6 +15,7 @@ import asyncio
 from gateway.db.packages import PackageRepository
 from gateway.errors import GatewayError, StorageError
 from gateway.logs import get_logger
+from gateway.metrics import DESTROYED_FILES
 from gateway.storage import ObjectStore
 
 log = get_logger(__name__)
@@ -67,10 +68,12 @@ class PackageDestroyer:
                     try:
                         await self._store.delete(row["object_key"])
                     except StorageError as exc:
+                        DESTROYED_FILES.labels("failed").inc()
                         self._retry_after[row["id"]] = now + RETRY_FAILED_AFTER
                         log.error("object_delete_failed", key=row["object_key"], error=exc.message,
                                   retry_in_s=RETRY_FAILED_AFTER)
                     else:
+                        DESTROYED_FILES.labels("destroyed").inc()
                         batch.destroyed.append(row["id"])
             destroyed += len(batch.destroyed)
             if len(batch.rows) < BATCH_SIZE:

@@ -17,6 +17,7 @@ from gateway.errors import (
     DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
 )
 from gateway.logs import get_logger
+from gateway.metrics import UPLOADS_IN_FLIGHT
 from gateway.models import PackageFile
 from gateway.policy import UploadPolicy
 from gateway.settings import Settings
@@ -54,6 +55,7 @@ class Registry:
         forbid_duplicate = await self.policy.check(access, target)
         key = new_object_key(access.project.id)
         self.uploads_in_flight += 1
+        UPLOADS_IN_FLIGHT.inc()
         try:
             stored = await upload_stream(
                 self.store, key, body,
@@ -81,6 +83,7 @@ class Registry:
                 raise
         finally:
             self.uploads_in_flight -= 1
+            UPLOADS_IN_FLIGHT.dec()
         return Published(record, stored)
 
     async def _discard_unless_recorded(self, key: str, exc: BaseException) -> None:

@@ -65,6 +65,8 @@ class Settings:
     # How clients reach us, for absolute URLs (Link headers, delete_api_path);
     # unset: the origin each request came to.
     external_url: str | None = None
+    # Set: `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    metrics_token: str | None = None
 
     @property
     def effective_max_file_size(self) -> int:
@@ -91,6 +93,7 @@ class Settings:
             "data_dir", "database_url", "host", "port", "part_size", "part_concurrency",
             "max_file_size", "upload_timeout", "db_pool_min", "db_pool_max",
             "migrate_on_start", "log_level", "log_format", "trusted_proxy_secret", "external_url",
+            "metrics_token",
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
         }
@@ -118,6 +121,7 @@ class Settings:
             log_format=(get("log_format") or defaults.log_format).lower(),
             trusted_proxy_secret=get("trusted_proxy_secret") or None,
             external_url=get("external_url") or None,
+            metrics_token=get("metrics_token") or None,
         )
         settings.validate()
         return settings

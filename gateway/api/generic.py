@@ -14,6 +14,7 @@ from gateway.api.serializers import package_file_full
 from gateway.auth import Action
 from gateway.keys import REGISTRY
 from gateway.logs import get_logger
+from gateway.metrics import DOWNLOADS_IN_FLIGHT, track
 from gateway.models import PackageFile
 from gateway.validation import GenericTarget, parse_generic_tail, parse_select, parse_status
 
@@ -99,7 +100,8 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
         return response
     # Open before sending headers, so a missing object is still a clean error answer.
     sent = 0
-    async with registry.open_file(record, offset, length) as chunks:
+    async with registry.open_file(record, offset, length) as chunks, \
+            track(DOWNLOADS_IN_FLIGHT):
         await response.prepare(request)
         try:
             async for chunk in chunks:

@@ -13,6 +13,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.errors import GatewayError
 from gateway.logs import get_logger
+from gateway.metrics import count_request
 
 log = get_logger("gateway.request")
 
@@ -46,15 +47,19 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         raise
     finally:
         resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else None
+        duration, bytes_out = time.perf_counter() - started, _bytes_out(response)
         log.info(
             "request",
             method=request.method,
-            route=resource.canonical if resource is not None else None,
+            route=route,
             path=request.rel_url.raw_path,
             status=status,
-            bytes_out=_bytes_out(response),
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            bytes_out=bytes_out,
+            duration_ms=round(duration * 1000, 1),
         )
+        count_request(request.method, route, status, duration, bytes_out=bytes_out,
+                      bytes_in=structlog.contextvars.get_contextvars().get("bytes_in", 0))
 
 
 def _bytes_out(response: web.StreamResponse | None) -> int:

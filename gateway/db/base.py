@@ -10,6 +10,7 @@ import asyncpg
 
 from gateway.db.queries import QUERIES
 from gateway.errors import BadRequest, DatabaseError, DatabaseUnreachable
+from gateway.metrics import DATABASE_CALL_DURATION, DATABASE_CALL_ERRORS, timed
 
 # Failures of the database service itself (as opposed to a rejected statement):
 # the request may be retried, so they surface as 503.
@@ -55,17 +56,23 @@ class Repository:
             yield conn
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        async with self.connection() as conn:
+        async with self.connection() as conn, _timed(query):
             return await conn.fetchrow(QUERIES[query], *args)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn:
+        async with self.connection() as conn, _timed(query):
             return await conn.fetch(QUERIES[query], *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self.connection() as conn:
+        async with self.connection() as conn, _timed(query):
             return await conn.fetchval(QUERIES[query], *args)
 
     async def execute(self, query: str, *args: Any) -> str:
-        async with self.connection() as conn:
+        async with self.connection() as conn, _timed(query):
             return await conn.execute(QUERIES[query], *args)
+
+
+@asynccontextmanager
+async def _timed(query: str) -> AsyncIterator[None]:
+    with timed(DATABASE_CALL_DURATION, DATABASE_CALL_ERRORS, query):
+        yield

@@ -15,6 +15,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import NotFoundInStorage, StorageError
+from gateway.metrics import instrument_s3_client
 from gateway.settings import S3Settings
 from gateway.storage.base import FILE_STORE_REMOTE, ObjectStore, ObjectUpload, settle
 
@@ -164,4 +165,5 @@ async def s3_client(settings: S3Settings, max_connections: int) -> AsyncIterator
         "s3", endpoint_url=settings.endpoint_url, region_name=settings.region or "us-east-1",
         config=config, **credentials,
     ) as client:
+        instrument_s3_client(client)
         yield client
