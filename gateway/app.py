@@ -17,12 +17,12 @@ from gateway.db.pool import open_database
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
 from gateway.keys import (
-    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, REGISTRY, SETTINGS,
+    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, OBJECT_STORES, REGISTRY, SETTINGS,
 )
 from gateway.policy import UploadPolicy
 from gateway.registry import Registry
 from gateway.settings import Settings
-from gateway.storage import open_object_store
+from gateway.storage import open_object_stores
 
 
 async def pg_pool_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -32,8 +32,8 @@ async def pg_pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with open_object_store(app[SETTINGS]) as store:
-        app[OBJECT_STORE] = store
+    async with open_object_stores(app[SETTINGS]) as stores:
+        app[OBJECT_STORES], app[OBJECT_STORE] = stores, stores.primary
         yield
 
 
@@ -41,8 +41,9 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, pool = app[SETTINGS], app[DB_POOL]
     identity, packages = IdentityRepository(pool), PackageRepository(pool)
     app[AUTHENTICATOR] = Authenticator(identity, settings.trusted_proxy_secret)
-    app[REGISTRY] = Registry(settings, app[OBJECT_STORE], packages, UploadPolicy(identity, packages))
-    app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORE])
+    app[REGISTRY] = Registry(settings, app[OBJECT_STORES], packages,
+                             UploadPolicy(identity, packages))
+    app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORES])
     app[CATALOG] = Catalog(packages, app[DESTROYER])
     yield
 

@@ -26,7 +26,8 @@ from gateway.db.pool import open_database
 from gateway.errors import GatewayError
 from gateway.logs import configure_logging, get_logger
 from gateway.settings import Settings, SettingsError, parse_bool, read_sources
-from gateway.storage import open_object_store
+from gateway.storage import open_object_store, open_object_stores
+from gateway.storage_migration import migrate_storage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     config_show.add_argument("--json", action="store_true", help="JSON instead of a table")
     config_actions.add_parser(
         "check", help="validate the settings, reach the database and the bucket")
+
+    storage = commands.add_parser("storage", help="move package files between stores")
+    storage_actions = storage.add_subparsers(dest="action", required=True)
+    storage_migrate = storage_actions.add_parser(
+        "migrate", help="copy every file to one store, check it, switch its row (resumable)")
+    storage_migrate.add_argument("--to", required=True, choices=["s3", "fs"], dest="target",
+                                 help="the store every file should end up in")
 
     admin = commands.add_parser("admin",
                                 help="manage projects, users, members and tokens")
@@ -241,6 +249,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> tuple[Any, int]:
     if args.command == "config":
         report = await check_settings(settings)
         return report, 0 if report["ok"] else 1
+    if args.command == "storage":
+        return await _migrate_storage(settings, args.target)
     creating = args.command in {"init", "migrate"}
     # Only `init` may create an embedded cluster; `migrate` may fill an empty external
     # database (a deploy's migration job). Anything else finds an existing one or stops.
@@ -261,6 +271,24 @@ async def _run(settings: Settings, args: argparse.Namespace) -> tuple[Any, int]:
         async with pool.acquire() as conn:
             await apply_migrations(conn)  # an older schema is brought up to date first
         return await _admin_command(args)(Admin.for_pool(pool)), 0
+
+
+async def _migrate_storage(settings: Settings, target: str) -> tuple[Any, int]:
+    if settings.s3 is None:
+        raise SettingsError("storage migrate moves files between the local folder and S3: "
+                            "set the GATEWAY_S3_* settings first")
+    require_embedded_cluster(settings, create=False)
+
+    def progress(done: int, total: int, moved_bytes: int) -> None:
+        end = "\r" if sys.stderr.isatty() and done < total else "\n"
+        print(f"storage migrate: {done}/{total} files, {moved_bytes / 2**20:.1f} MiB moved",
+              end=end, file=sys.stderr, flush=True)
+
+    async with open_database(settings, migrate=False) as pool, \
+            open_object_stores(settings) as stores:
+        report = await migrate_storage(pool, stores, target, part_size=settings.part_size,
+                                       progress=progress)
+    return report.as_json(), 1 if report.failed else 0
 
 
 def serve(settings: Settings) -> None:

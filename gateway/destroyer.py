@@ -16,7 +16,7 @@ from gateway.db.packages import PackageRepository
 from gateway.errors import GatewayError, StorageError
 from gateway.logs import get_logger
 from gateway.metrics import DESTROYED_FILES
-from gateway.storage import ObjectStore
+from gateway.storage import ObjectStores
 
 log = get_logger(__name__)
 
@@ -28,10 +28,10 @@ RETRY_FAILED_AFTER = 600.0
 
 
 class PackageDestroyer:
-    def __init__(self, packages: PackageRepository, store: ObjectStore,
+    def __init__(self, packages: PackageRepository, stores: ObjectStores,
                  interval: float = SWEEP_INTERVAL) -> None:
         self._packages = packages
-        self._store = store
+        self._stores = stores
         self._interval = interval
         self._wake = asyncio.Event()
         self._retry_after: dict[int, float] = {}  # file id -> loop time to try again
@@ -66,7 +66,8 @@ class PackageDestroyer:
             async with self._packages.files_to_destroy(BATCH_SIZE, list(self._retry_after)) as batch:
                 for row in batch.rows:
                     try:
-                        await self._store.delete(row["object_key"])
+                        store = self._stores.for_file_store(row["file_store"])
+                        await store.delete(row["object_key"])
                     except StorageError as exc:
                         DESTROYED_FILES.labels("failed").inc()
                         self._retry_after[row["id"]] = now + RETRY_FAILED_AFTER

@@ -10,11 +10,12 @@ from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
 from gateway.registry import Registry
 from gateway.settings import Settings
-from gateway.storage import ObjectStore
+from gateway.storage import ObjectStore, ObjectStores
 
 SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
-OBJECT_STORE = web.AppKey("object_store", ObjectStore)
+OBJECT_STORE = web.AppKey("object_store", ObjectStore)  # where new uploads go
+OBJECT_STORES = web.AppKey("object_stores", ObjectStores)  # every store rows point at
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 REGISTRY = web.AppKey("registry", Registry)
 CATALOG = web.AppKey("catalog", Catalog)

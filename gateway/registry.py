@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from gateway.auth import Access
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
-    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
+    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, NotFoundInStorage, PayloadTooLarge,
 )
 from gateway.logs import get_logger
 from gateway.metrics import UPLOADS_IN_FLIGHT
 from gateway.models import PackageFile
 from gateway.policy import UploadPolicy
 from gateway.settings import Settings
-from gateway.storage import ObjectStore, new_object_key
+from gateway.storage import ObjectStores, new_object_key
 from gateway.upload import ExpectedDigests, PartSizer, StoredObject, upload_stream
 from gateway.validation import GenericTarget
 
@@ -35,10 +35,11 @@ class Published:
 
 
 class Registry:
-    def __init__(self, settings: Settings, store: ObjectStore, packages: PackageRepository,
+    def __init__(self, settings: Settings, stores: ObjectStores, packages: PackageRepository,
                  policy: UploadPolicy) -> None:
         self.settings = settings
-        self.store = store
+        self.stores = stores
+        self.store = stores.primary  # where new uploads go
         self.packages = packages
         self.policy = policy
         self.uploads_in_flight = 0
@@ -117,6 +118,20 @@ class Registry:
     async def mark_downloaded(self, record: PackageFile) -> None:
         await self.packages.mark_downloaded(record.package_id)
 
-    def open_file(self, record: PackageFile, offset: int,
-                  length: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
-        return self.store.open(record.object_key, offset, length)
+    @asynccontextmanager
+    async def open_file(self, record: PackageFile, offset: int,
+                        length: int) -> AsyncIterator[AsyncIterator[bytes]]:
+        """The file's bytes from the store its row names. When the object is gone,
+        the row is read again: a file moved to another store (`gateway storage
+        migrate`) is read from there."""
+        async with AsyncExitStack() as stack:
+            store = self.stores.for_file_store(record.file_store)
+            try:
+                chunks = await stack.enter_async_context(store.open(record.object_key, offset, length))
+            except NotFoundInStorage:
+                current = await self.packages.find_file_by_id(record.id)
+                if current is None or current.object_key == record.object_key:
+                    raise
+                moved = self.stores.for_file_store(current.file_store)
+                chunks = await stack.enter_async_context(moved.open(current.object_key, offset, length))
+            yield chunks

@@ -94,6 +94,11 @@ class PackageRepository(Repository):
         rows = await self.fetch("list_package_files", package_id, order_by, sort, limit, offset)
         return [PackageFile.from_row(row) for row in rows]
 
+    async def find_file_by_id(self, file_id: int) -> PackageFile | None:
+        """A file row whatever its status (a download re-reads it to follow a move)."""
+        row = await self.fetchrow("find_package_file_by_id", file_id)
+        return PackageFile.from_row(row) if row else None
+
     async def find_file(self, package_id: int, file_id: int) -> PackageFile | None:
         row = await self.fetchrow("find_package_file", package_id, file_id)
         return PackageFile.from_row(row) if row else None

@@ -333,7 +333,7 @@ RETURNING f.id;
 -- Files marked for destruction, or left in a package being destroyed, but not
 -- those whose object this process failed to remove lately ($2). Locked rows are
 -- skipped, so any number of gateway processes can sweep at once.
-SELECT f.id, f.object_key FROM package_files f
+SELECT f.id, f.object_key, f.file_store FROM package_files f
 JOIN packages p ON p.id = f.package_id
 WHERE (f.status = 'pending_destruction' OR p.status = 'pending_destruction')
   AND f.id <> ALL ($2::bigint[])
