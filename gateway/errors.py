@@ -32,9 +32,15 @@ class BadRequest(GatewayError):
 
 
 class InvalidField(BadRequest):
+    """A parameter that fails its rule: Grape's error shape, as every GitLab API
+    parameter error."""
+
     def __init__(self, field: str) -> None:
         super().__init__(f"{field} is invalid")
         self.field = field
+
+    def body(self) -> dict[str, str]:
+        return {"error": f"{self.field} is invalid"}
 
 
 class InvalidParam(BadRequest):
@@ -102,6 +108,15 @@ class NotFound(GatewayError):
     @property
     def message(self) -> str:
         return f"404 {self.resource} Not Found" if self.resource else "404 Not Found"
+
+
+class RecordNotFound(NotFound):
+    """GitLab's answer when a lookup by name or id finds nothing (its
+    ActiveRecord::RecordNotFound rescue): a lower-case "found"."""
+
+    @property
+    def message(self) -> str:
+        return "404 Not found"
 
 
 class Conflict(GatewayError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from gateway.auth import Access
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
-    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
+    DatabaseError, DatabaseUnreachable, GatewayError, PayloadTooLarge, RecordNotFound,
 )
 from gateway.logs import get_logger
 from gateway.models import PackageFile
@@ -108,7 +108,7 @@ class Registry:
             access.project.id, target.package_name, target.package_version, target.file_name,
         )
         if record is None:
-            raise NotFound("Package")
+            raise RecordNotFound()
         return record
 
     async def mark_downloaded(self, record: PackageFile) -> None:

@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway.api import serializers
 from gateway.api.http import authorize, authorize_group, raw_id_segment
 from gateway.api.pagination import base_url, paginated, parse_page
-from gateway.auth import Action
+from gateway.auth import Action, Surface
 from gateway.catalog import (
     FILE_ORDERS, GROUP_PACKAGE_ORDERS, PACKAGE_ORDERS, PACKAGE_STATUSES, PACKAGE_TYPES, SORTS,
     PackageFilter, check_choice,
@@ -73,7 +73,7 @@ def _package_filter(request: web.Request, orders: tuple[str, ...]) -> PackageFil
 
 
 async def list_project_packages(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST)
+    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
     where, page = _package_filter(request, PACKAGE_ORDERS), parse_page(request)
     listing = await request.app[CATALOG].list_packages([access.project.id], where, page)
     base = base_url(request)
@@ -82,7 +82,7 @@ async def list_project_packages(request: web.Request) -> web.Response:
 
 
 async def get_project_package(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST)
+    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
     catalog = request.app[CATALOG]
     package = await catalog.package(access.project.id, _path_id(request, "package_id", "Package"),
                                     listed_only=True)
@@ -92,7 +92,7 @@ async def get_project_package(request: web.Request) -> web.Response:
 
 
 async def list_package_files(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST)
+    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
     order_by = check_choice("order_by", request.query.get("order_by", "id"), FILE_ORDERS)
     sort = check_choice("sort", request.query.get("sort", "asc"), SORTS)
     listing = await request.app[CATALOG].files(
@@ -102,7 +102,7 @@ async def list_package_files(request: web.Request) -> web.Response:
 
 
 async def delete_project_package(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.DELETE)
+    access = await authorize(request, _ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_package(
         access.project.id, _path_id(request, "package_id", "Package"),
         unmodified_since=_unmodified_since(request))
@@ -110,7 +110,7 @@ async def delete_project_package(request: web.Request) -> web.Response:
 
 
 async def delete_package_file(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.DELETE)
+    access = await authorize(request, _ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_file(
         access.project.id, _path_id(request, "package_id", "Package"),
         _path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request))

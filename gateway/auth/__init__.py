@@ -8,7 +8,7 @@
 """
 
 from gateway.auth.access import (
-    REQUIRED_LEVEL, Access, Action, Authenticator, GroupAccess,
+    REQUIRED_LEVEL, Access, Action, Authenticator, GroupAccess, Surface,
 )
 from gateway.auth.actors import ANONYMOUS, Actor
 from gateway.auth.credentials import PROXY_HEADER, Credential, CredentialKind, read_credential
@@ -20,6 +20,6 @@ from gateway.auth.tokens import (
 __all__ = [
     "ANONYMOUS", "DEPLOY_SCOPES", "PERSONAL_SCOPES", "PROXY_HEADER", "PROXY_MAX_LIFETIME",
     "REQUIRED_LEVEL", "TOKEN_PREFIXES", "Access", "Action", "Actor", "Authenticator",
-    "Credential", "CredentialKind", "GroupAccess", "ProxyVerifier", "TokenVerifier",
+    "Credential", "CredentialKind", "GroupAccess", "ProxyVerifier", "Surface", "TokenVerifier",
     "generate_token", "read_credential", "token_digest",
 ]

@@ -20,20 +20,33 @@ from gateway.models import AccessLevel, Group, Project
 
 
 class Action(Enum):
+    VIEW = "view"  # see the project itself
     READ = "read"  # download a file
     LIST = "list"  # see what packages a project has
     WRITE = "write"
     DELETE = "delete"
+    ADMIN = "admin"  # manage the project's package settings (protection rules)
 
 
-# The role each action needs; on a public project, reading and listing need none.
+# The role each action needs on a private project; on a public project, viewing,
+# reading and listing need none. Guests do not download (GitLab's default).
 REQUIRED_LEVEL = {
-    Action.READ: None,
+    Action.VIEW: AccessLevel.GUEST,
+    Action.READ: AccessLevel.REPORTER,
     Action.LIST: AccessLevel.REPORTER,
     Action.WRITE: AccessLevel.DEVELOPER,
     Action.DELETE: AccessLevel.MAINTAINER,
+    Action.ADMIN: AccessLevel.MAINTAINER,
 }
-_PUBLIC_ACTIONS = {Action.READ, Action.LIST}
+_PUBLIC_ACTIONS = {Action.VIEW, Action.READ, Action.LIST}
+
+
+class Surface(Enum):
+    """Which API a route belongs to: GitLab reads credentials and answers
+    anonymous callers differently on each."""
+
+    GENERIC = "generic"  # the generic packages routes: deploy tokens read, anonymous 401
+    API = "api"  # the Packages API and the resources beside it: no deploy tokens, anonymous 404/403
 
 
 @dataclass(frozen=True)
@@ -72,36 +85,46 @@ class Authenticator:
     def proxy_enabled(self) -> bool:
         return self._proxy is not None
 
-    async def authenticate(self, credential: Credential | None) -> Actor:
+    async def authenticate(self, credential: Credential | None,
+                           surface: Surface = Surface.GENERIC) -> Actor:
         if credential is None:
             return ANONYMOUS
         now = dt.datetime.now(dt.UTC)
         if credential.kind is CredentialKind.PROXY:
             assert self._proxy is not None
             return self._proxy.verify(credential.secret, now)
-        return await self._tokens.verify(credential, now)
+        return await self._tokens.verify(credential, now,
+                                         deploy_tokens=surface is Surface.GENERIC)
 
     async def authorize(self, project_ref: str, credential: Credential | None,
-                        action: Action) -> Access:
-        actor = await self.authenticate(credential)
+                        action: Action, surface: Surface = Surface.GENERIC) -> Access:
+        actor = await self.authenticate(credential, surface)
         _check_scopes(actor, action)
         project = await self._identity.find_project(project_ref)
+        # GitLab's generic routes say only "404 Not Found"; its API names the project.
+        not_found = NotFound() if surface is Surface.GENERIC else NotFound("Project")
         if actor.anonymous:
             if action in _PUBLIC_ACTIONS and project is not None and project.public:
                 return Access(project, actor, None)
-            raise Unauthorized()
+            if surface is Surface.GENERIC:
+                raise Unauthorized()  # so Basic-auth clients retry with credentials
+            if project is not None and project.public:
+                raise Forbidden()
+            raise not_found
         if actor.kind == "proxy" and (project is None or not _same_project(actor.proxy_project, project)):
             raise Unauthorized("proxy credential is for another project")
         if project is None:
-            raise NotFound("Project")
+            raise not_found
         if actor.kind == "deploy" and actor.project_id == project.id:
             return Access(project, actor, None)  # rights come from its scopes, checked above
         if actor.kind == "job" and actor.project_id != project.id:
-            # A job token works in its own project only.
-            raise Forbidden("job token is for another project") if project.public else NotFound("Project")
+            # Outside its own project a job token reads what anonymous callers may.
+            if action in _PUBLIC_ACTIONS and project.public:
+                return Access(project, actor, None)
+            raise Forbidden("job token is for another project") if project.public else not_found
         level = await self._level(actor, project)
         if level is None and not project.public:
-            raise NotFound("Project")
+            raise not_found
         required = None if project.public and action in _PUBLIC_ACTIONS else REQUIRED_LEVEL[action]
         if required is not None and (level is None or level < required):
             raise Forbidden()
@@ -110,17 +133,16 @@ class Authenticator:
     async def authorize_group(self, group_ref: str, credential: Credential | None, *,
                               include_subgroups: bool) -> GroupAccess:
         """The projects under a group whose packages the actor may list: public
-        ones and those where a user is reporter or above; for deploy and job tokens
-        and the proxy, only their own project. A group with none is not shown."""
-        actor = await self.authenticate(credential)
+        ones and those where a user is reporter or above; for a job token, public
+        ones and its own project; for the proxy, its own project. A group with none
+        is not shown. This is the Packages API: deploy tokens are not read."""
+        actor = await self.authenticate(credential, Surface.API)
         _check_scopes(actor, Action.LIST)
         group = await self._identity.find_group(group_ref)
         project_ids: list[int] = []
         if group is not None:
             project_ids = await self._group_projects(actor, group, include_subgroups)
         if not project_ids:
-            if actor.anonymous:
-                raise Unauthorized()
             raise NotFound("Group")
         assert group is not None
         return GroupAccess(group, actor, project_ids, await self._deletable(actor, project_ids))
@@ -129,9 +151,7 @@ class Authenticator:
         if actor.kind == "user":
             return frozenset(await self._identity.projects_with_level(
                 actor.user_id, project_ids, AccessLevel.MAINTAINER))
-        if actor.kind == "deploy":
-            allowed = "write_package_registry" in actor.scopes
-        elif actor.kind == "job":
+        if actor.kind == "job":
             level = await self._identity.access_level(actor.project_id, actor.user_id)
             allowed = level is not None and level >= AccessLevel.MAINTAINER
         elif actor.kind == "proxy":
@@ -144,18 +164,19 @@ class Authenticator:
         if actor.kind in {"anonymous", "user"}:
             return await self._identity.group_projects_visible_to(
                 group.id, actor.user_id, include_subgroups=include_subgroups)
+        visible: list[int] = []
         if actor.kind == "proxy":
             project = await self._identity.find_project(actor.proxy_project or "")
             own = project.id if project and (actor.proxy_level or 0) >= AccessLevel.REPORTER else None
-        elif actor.kind == "job":
+        else:  # a job token: its own project, and whatever anonymous callers see
             level = await self._identity.access_level(actor.project_id, actor.user_id)
             own = actor.project_id if level is not None and level >= AccessLevel.REPORTER else None
-        else:  # a deploy token
-            own = actor.project_id
-        if own is not None and await self._identity.project_in_group(
+            visible = await self._identity.group_projects_visible_to(
+                group.id, None, include_subgroups=include_subgroups)
+        if own is not None and own not in visible and await self._identity.project_in_group(
                 group.id, own, include_subgroups=include_subgroups):
-            return [own]
-        return []
+            visible = sorted([*visible, own])
+        return visible
 
     async def _level(self, actor: Actor, project: Project) -> AccessLevel | None:
         if actor.kind == "proxy":

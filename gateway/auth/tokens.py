@@ -50,10 +50,16 @@ class TokenVerifier:
     def __init__(self, identity: IdentityRepository) -> None:
         self._identity = identity
 
-    async def verify(self, credential: Credential, now: dt.datetime) -> Actor:
+    async def verify(self, credential: Credential, now: dt.datetime, *,
+                     deploy_tokens: bool = True) -> Actor:
+        """The actor behind a token. Where `deploy_tokens` is off (GitLab's Packages
+        API does not read them) a deploy token is as if not sent: anonymous."""
+        accepted = _ACCEPTED_KINDS[credential.kind] - (set() if deploy_tokens else {"deploy"})
+        if not accepted:
+            return ANONYMOUS
         digest = token_digest(credential.secret)
         token = await self._identity.find_token(digest) if credential.secret else None
-        if (token is None or token.kind not in _ACCEPTED_KINDS[credential.kind]
+        if (token is None or token.kind not in accepted
                 or not hmac.compare_digest(token.digest, digest)):
             if credential.kind in _LENIENT:
                 return ANONYMOUS

@@ -248,6 +248,7 @@ JOIN projects pr ON pr.id = p.project_id
 ORDER BY p.package_type DESC, p.id DESC LIMIT $6 OFFSET $7;
 
 -- name: list_packages_by_project_path_asc
+-- As GitLab: by the project's own path (the last segment), not its full path.
 SELECT p.*, pr.path AS project_path
 FROM unnest($1::bigint[]) AS scope (project_id)
 CROSS JOIN LATERAL (
@@ -255,7 +256,7 @@ CROSS JOIN LATERAL (
     ORDER BY id LIMIT $6::bigint + $7::bigint
 ) AS p
 JOIN projects pr ON pr.id = p.project_id
-ORDER BY lower(pr.path), p.id LIMIT $6 OFFSET $7;
+ORDER BY substring(pr.path from '[^/]+$'), p.id LIMIT $6 OFFSET $7;
 
 -- name: list_packages_by_project_path_desc
 SELECT p.*, pr.path AS project_path
@@ -265,7 +266,7 @@ CROSS JOIN LATERAL (
     ORDER BY id DESC LIMIT $6::bigint + $7::bigint
 ) AS p
 JOIN projects pr ON pr.id = p.project_id
-ORDER BY lower(pr.path) DESC, p.id DESC LIMIT $6 OFFSET $7;
+ORDER BY substring(pr.path from '[^/]+$') DESC, p.id DESC LIMIT $6 OFFSET $7;
 
 -- name: count_packages
 -- Counting stops past $6: GitLab leaves the totals out above 10,000 too.
