@@ -54,6 +54,17 @@ class InvalidParam(BadRequest):
         return {"error": f"{self.param} does not have a valid value"}
 
 
+class ParamError(BadRequest):
+    """Any other Grape parameter error (`package_type is missing`), in its shape."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error}
+
+
 class ChecksumMismatch(BadRequest):
     def __init__(self, header: str) -> None:
         super().__init__(f"{header} does not match the uploaded content")
@@ -126,6 +137,15 @@ class Conflict(GatewayError):
 class DuplicatePackage(Conflict):
     def __init__(self) -> None:
         super().__init__("Duplicate package is not allowed")
+
+
+class Unprocessable(GatewayError):
+    """A valid request the service refuses (GitLab's 422 `{"error": ...}`)."""
+
+    status, title = 422, "Unprocessable Entity"
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.detail or self.title}
 
 
 class PreconditionFailed(GatewayError):

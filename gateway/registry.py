@@ -72,7 +72,8 @@ class Registry:
                         sha256=stored.digests.sha256, file_store=self.store.file_store,
                         object_key=key, actor_kind=access.actor.record_kind,
                         actor_user_id=access.actor.user_id, actor_token_id=access.actor.token_id,
-                        actor_name=access.actor.name,
+                        actor_name=access.actor.name, ci_pipeline_id=access.actor.ci_pipeline_id,
+                        ci_job_id=access.actor.ci_job_id,
                     ),
                     forbid_duplicate=forbid_duplicate,
                 )

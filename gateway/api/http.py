@@ -41,6 +41,10 @@ def _credential(request: web.Request) -> tuple[Authenticator, Credential | None]
                                           proxy_enabled=authenticator.proxy_enabled)
 
 
+def request_credential(request: web.Request) -> Credential | None:
+    return _credential(request)[1]
+
+
 async def authorize(request: web.Request, project_ref: str, action: Action,
                     surface: Surface = Surface.GENERIC) -> Access:
     """Who is asking, and may they do this here; bound to the request's log line."""

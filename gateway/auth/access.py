@@ -147,6 +147,32 @@ class Authenticator:
         assert group is not None
         return GroupAccess(group, actor, project_ids, await self._deletable(actor, project_ids))
 
+    async def view_group(self, group_ref: str, credential: Credential | None) -> tuple[Group, str]:
+        """A group the actor can see, and its visibility: public when a public
+        project is under it (GitLab's groups are at least as visible as their
+        projects). Seen by anyone when public, else by members of a project under
+        it, a job token or the proxy of one; otherwise 404."""
+        actor = await self.authenticate(credential, Surface.API)
+        _check_scopes(actor, Action.VIEW)
+        group = await self._identity.find_group(group_ref)
+        if group is None:
+            raise NotFound("Group")
+        public = await self._identity.group_has_public_project(group.id)
+        if not public and not await self._sees_private_group(actor, group):
+            raise NotFound("Group")
+        return group, "public" if public else "private"
+
+    async def _sees_private_group(self, actor: Actor, group: Group) -> bool:
+        if actor.kind in {"anonymous", "user"}:
+            return actor.user_id is not None and bool(
+                await self._identity.group_projects_seen_by(group.id, actor.user_id))
+        own: int | None = actor.project_id
+        if actor.kind == "proxy":
+            project = await self._identity.find_project(actor.proxy_project or "")
+            own = project.id if project and actor.proxy_level else None
+        return own is not None and await self._identity.project_in_group(
+            group.id, own, include_subgroups=True)
+
     async def _deletable(self, actor: Actor, project_ids: list[int]) -> frozenset[int]:
         if actor.kind == "user":
             return frozenset(await self._identity.projects_with_level(

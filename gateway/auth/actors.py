@@ -19,6 +19,9 @@ class Actor:
     project_id: int | None = None
     proxy_project: str | None = None
     proxy_level: int | None = None
+    # A job token's CI pipeline and job, when the admin gave them.
+    ci_pipeline_id: int | None = None
+    ci_job_id: int | None = None
 
     @property
     def anonymous(self) -> bool:

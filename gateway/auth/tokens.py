@@ -79,6 +79,7 @@ def _actor_for(token: AccessToken) -> Actor:
                      scopes=frozenset(token.scopes), project_id=token.project_id)
     if token.kind == "job":
         return Actor("job", name=token.username, user_id=token.user_id, token_id=token.id,
-                     project_id=token.project_id)
+                     project_id=token.project_id, ci_pipeline_id=token.ci_pipeline_id,
+                     ci_job_id=token.ci_job_id)
     return Actor("user", name=token.username, user_id=token.user_id, token_id=token.id,
                  scopes=frozenset(token.scopes))
