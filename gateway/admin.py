@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -19,15 +20,25 @@ from gateway.db.inventory import InventoryRepository
 from gateway.errors import BadRequest, NotFound
 from gateway.models import AccessLevel, Group, Project, User
 from gateway.policy import compile_exception_regex
-
-PUSH_PROTECTION_LEVELS = ("maintainer", "owner")
+from gateway.protection import PROTECTION_LEVELS, parse_pattern, rule_json as rest_rule_json
 MAX_JOB_TOKEN_LIFETIME = dt.timedelta(days=7)
 _DURATION_RE = re.compile(r"\A(\d+)([smhd])\Z")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SHA_RE = re.compile(r"\A[0-9a-f]{7,64}\Z")
 
 
 class AdminError(BadRequest):
     pass
+
+
+@dataclass(frozen=True)
+class CiPipeline:
+    """What `token create-job` is told about the job's pipeline."""
+
+    pipeline_id: int
+    ref: str | None = None
+    sha: str | None = None
+    job_id: int | None = None
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -62,10 +73,7 @@ def token_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 def rule_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {"id": row["id"], "project_id": row["project_id"], "package_type": row["package_type"],
-            "package_name_pattern": row["package_name_pattern"],
-            "minimum_access_level_for_push": AccessLevel(row["minimum_access_level_for_push"]).name.lower(),
-            "created_at": timestamp(row["created_at"])}
+    return {**rest_rule_json(row), "created_at": timestamp(row["created_at"])}
 
 
 def _scopes(scopes: list[str], allowed: tuple[str, ...]) -> list[str]:
@@ -196,16 +204,27 @@ class Admin:
         return await self._issue("deploy", name=name or "deploy-token", scopes=scopes,
                                  project_id=project.id, expires_at=expiry)
 
-    async def create_job_token(self, project_ref: str, username: str,
-                               expires_in: dt.timedelta) -> str:
+    async def create_job_token(self, project_ref: str, username: str, expires_in: dt.timedelta,
+                               pipeline: CiPipeline | None = None) -> str:
+        """`pipeline`: the CI pipeline and job the token is for; files pushed with
+        it record them, and the package lists the pipeline."""
         if expires_in > MAX_JOB_TOKEN_LIFETIME:
             raise AdminError("a job token lives at most 7 days")
         project, user = await self.project(project_ref), await self.user(username)
         if await self.identity.access_level(project.id, user.id) is None:
             raise AdminError(f"{user.username} is not a member of {project.path}")
+        if pipeline is not None and pipeline.sha is not None and not _SHA_RE.match(pipeline.sha):
+            raise AdminError("sha must be a commit id: 7 to 64 lower-case hex digits")
+        if pipeline is not None and pipeline.ref is not None and not 0 < len(pipeline.ref) <= 255:
+            raise AdminError("ref must be 1 to 255 characters")
+        if pipeline is not None and not await self.identity.record_pipeline(
+                pipeline.pipeline_id, project.id, pipeline.ref, pipeline.sha, user.id):
+            raise AdminError(f"pipeline {pipeline.pipeline_id} belongs to another project")
         return await self._issue("job", name="ci-job", scopes=["job"], user_id=user.id,
                                  project_id=project.id,
-                                 expires_at=dt.datetime.now(dt.UTC) + expires_in)
+                                 expires_at=dt.datetime.now(dt.UTC) + expires_in,
+                                 ci_pipeline_id=pipeline.pipeline_id if pipeline else None,
+                                 ci_job_id=pipeline.job_id if pipeline else None)
 
     async def _issue(self, kind: str, **fields: Any) -> str:
         """Store a new token's digest; the secret is returned once, never stored."""
@@ -225,12 +244,19 @@ class Admin:
         return [token_json(row) for row in await self.identity.list_tokens(user_id, project_id)]
 
     # -- protection rules ----------------------------------------------------------
-    async def add_protection_rule(self, project_ref: str, pattern: str, minimum: str) -> dict[str, Any]:
-        if minimum not in PUSH_PROTECTION_LEVELS:
-            raise AdminError(f"minimum access level for push must be {' or '.join(PUSH_PROTECTION_LEVELS)}")
+    async def add_protection_rule(self, project_ref: str, pattern: str, minimum: str | None,
+                                  minimum_for_delete: str | None = None) -> dict[str, Any]:
+        levels = []
+        for what, name in (("push", minimum), ("delete", minimum_for_delete)):
+            if name is not None and name not in PROTECTION_LEVELS:
+                raise AdminError(f"minimum access level for {what} must be one of "
+                                 f"{', '.join(PROTECTION_LEVELS)}")
+            levels.append(PROTECTION_LEVELS[name] if name else None)
+        if levels == [None, None]:
+            raise AdminError("give a minimum access level for push, for delete, or both")
+        parse_pattern(pattern)
         project = await self.project(project_ref)
-        row = await self.identity.add_protection_rule(project.id, pattern,
-                                                      AccessLevel.from_name(minimum))
+        row = await self.identity.add_protection_rule(project.id, pattern, *levels)
         return rule_json(row)
 
     async def list_protection_rules(self, project_ref: str) -> list[dict[str, Any]]:

@@ -13,13 +13,17 @@ from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
 from gateway.db.identity import IdentityRepository
 from gateway.db.packages import PackageRepository
+from gateway.db.pipelines import PipelineRepository
 from gateway.db.pool import open_database
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
 from gateway.keys import (
     AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, OBJECT_STORES, REGISTRY, SETTINGS,
 )
+from gateway.keys import IDENTITY, PIPELINES, PROTECTION
+from gateway.pipelines import PackagePipelines
 from gateway.policy import UploadPolicy
+from gateway.protection import ProtectionRules
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import open_object_stores
@@ -44,7 +48,9 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REGISTRY] = Registry(settings, app[OBJECT_STORES], packages,
                              UploadPolicy(identity, packages))
     app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORES])
-    app[CATALOG] = Catalog(packages, app[DESTROYER])
+    app[IDENTITY], app[PROTECTION] = identity, ProtectionRules(identity)
+    app[CATALOG] = Catalog(packages, app[DESTROYER], app[PROTECTION])
+    app[PIPELINES] = PackagePipelines(PipelineRepository(pool), app[CATALOG])
     yield
 
 

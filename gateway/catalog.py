@@ -13,10 +13,12 @@ from typing import Generic, TypeVar
 
 import asyncpg
 
+from gateway.auth import Access
 from gateway.db.packages import PackageRepository
 from gateway.destroyer import PackageDestroyer
-from gateway.errors import InvalidParam, NotFound, PreconditionFailed
+from gateway.errors import InvalidParam, NotFound, PreconditionFailed, RecordNotFound
 from gateway.models import Package, PackageFile
+from gateway.protection import ProtectionRules
 
 T = TypeVar("T")
 
@@ -90,9 +92,11 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 class Catalog:
-    def __init__(self, packages: PackageRepository, destroyer: PackageDestroyer) -> None:
+    def __init__(self, packages: PackageRepository, destroyer: PackageDestroyer,
+                 protection: ProtectionRules) -> None:
         self._packages = packages
         self._destroyer = destroyer
+        self._protection = protection
 
     async def list_packages(self, project_ids: list[int], where: PackageFilter,
                             page: Page) -> Listing[Package]:
@@ -129,21 +133,42 @@ class Catalog:
         items = await self._packages.list_files(package.id, order_by, sort, page.size, page.offset)
         return Listing(items, page, total, has_more=page.offset + len(items) < total)
 
-    async def delete_package(self, project_id: int, package_id: int,
+    async def file(self, project_id: int, package_id: int, file_id: int) -> PackageFile:
+        """A live file of a package of the project, as the files route lists them."""
+        await self.package(project_id, package_id)
+        package_file = await self._packages.find_file(package_id, file_id)
+        if package_file is None:
+            raise NotFound("Package File")
+        return package_file
+
+    async def delete_package(self, access: Access, package_id: int,
                              unmodified_since: dt.datetime | None = None) -> None:
+        project_id = access.project.id
         package = await self.package(project_id, package_id)
+        await self._protection.check_delete(access, package.name)
         _check_unmodified_since(package.updated_at, unmodified_since)
         if not await self._packages.mark_package_for_destruction(project_id, package_id):
             raise NotFound("Package")  # destroyed by someone else meanwhile
         self._destroyer.wake()
 
-    async def delete_file(self, project_id: int, package_id: int, file_id: int,
+    async def delete_file(self, access: Access, package_id: int, file_id: int,
                           unmodified_since: dt.datetime | None = None) -> None:
-        await self.package(project_id, package_id)
-        package_file = await self._packages.find_file(package_id, file_id)
-        if package_file is None:
-            raise NotFound("Package File")
+        project_id = access.project.id
+        package = await self.package(project_id, package_id)
+        await self._protection.check_delete(access, package.name)
+        package_file = await self.file(project_id, package_id, file_id)
         _check_unmodified_since(package_file.updated_at, unmodified_since)
         if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id):
             raise NotFound("Package File")
+        self._destroyer.wake()
+
+    async def delete_generic_files(self, access: Access, name: str, version: str,
+                                   file_name: str) -> None:
+        """Every live file of that name in the package (the generic DELETE route)."""
+        package = await self._packages.find_generic_package(access.project.id, name, version)
+        if package is None:
+            raise RecordNotFound()
+        await self._protection.check_delete(access, package.name)
+        if not await self._packages.mark_generic_files_for_destruction(package.id, file_name):
+            raise RecordNotFound()
         self._destroyer.wake()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import __version__
-from gateway.admin import Admin, parse_duration
+from gateway.admin import Admin, AdminError, CiPipeline, parse_duration
 from gateway.configuration import (
     check_settings, describe, describe_database, render_table, require_embedded_cluster,
 )
@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--project", required=True, help="project path or id")
     job.add_argument("--user", required=True, help="the user the job runs as")
     job.add_argument("--expires-in", default="1h", help="such as 30m, 1h, 2d (default 1h)")
+    job.add_argument("--pipeline-id", type=_positive_int, help="the job's CI pipeline id")
+    job.add_argument("--ref", help="the pipeline's branch or tag (needs --pipeline-id)")
+    job.add_argument("--sha", help="the pipeline's commit (needs --pipeline-id)")
+    job.add_argument("--job-id", type=_positive_int, help="the CI job id (needs --pipeline-id)")
     token.add_parser("revoke", help="revoke a token of any kind").add_argument("token_id", type=int)
     token_list = token.add_parser("list", help="list tokens (never their secrets)")
     token_list.add_argument("--user", help="only this user's tokens")
@@ -128,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     rule_add = protection.add_parser("add", help="protect package names from pushes below a role")
     rule_add.add_argument("--project", required=True)
     rule_add.add_argument("--pattern", required=True, help="package name; * matches anything")
-    rule_add.add_argument("--minimum-access-level-for-push", required=True,
-                          choices=["maintainer", "owner"])
+    rule_add.add_argument("--minimum-access-level-for-push", choices=["maintainer", "owner", "admin"])
+    rule_add.add_argument("--minimum-access-level-for-delete",
+                          choices=["maintainer", "owner", "admin"])
     protection.add_parser("list", help="a project's protection rules").add_argument(
         "--project", required=True, help="project path or id")
     protection.add_parser("remove", help="remove a protection rule").add_argument(
@@ -158,11 +163,25 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return int(text)
+
+
 def _bool(text: str) -> bool:
     try:
         return parse_bool(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not true or false: {text!r}") from None
+
+
+def _pipeline(args: argparse.Namespace) -> CiPipeline | None:
+    if args.pipeline_id is None:
+        if args.ref is not None or args.sha is not None or args.job_id is not None:
+            raise AdminError("--ref, --sha and --job-id need --pipeline-id")
+        return None
+    return CiPipeline(args.pipeline_id, args.ref, args.sha, args.job_id)
 
 
 def _scope_list(text: str) -> list[str]:
@@ -230,11 +249,12 @@ def _admin_command(args: argparse.Namespace) -> Callable[[Admin], Awaitable[Any]
         ("token", "create-deploy"): lambda a: a.create_deploy_token(
             args.project, _scope_list(args.scopes), args.name, args.expires_at),
         ("token", "create-job"): lambda a: a.create_job_token(
-            args.project, args.user, parse_duration(args.expires_in)),
+            args.project, args.user, parse_duration(args.expires_in), _pipeline(args)),
         ("token", "revoke"): lambda a: a.revoke_token(args.token_id),
         ("token", "list"): lambda a: a.list_tokens(args.user, args.project),
         ("protection", "add"): lambda a: a.add_protection_rule(
-            args.project, args.pattern, args.minimum_access_level_for_push),
+            args.project, args.pattern, args.minimum_access_level_for_push,
+            args.minimum_access_level_for_delete),
         ("protection", "list"): lambda a: a.list_protection_rules(args.project),
         ("protection", "remove"): lambda a: a.remove_protection_rule(args.rule_id),
     }

@@ -32,9 +32,15 @@ class BadRequest(GatewayError):
 
 
 class InvalidField(BadRequest):
+    """A parameter that fails its rule: Grape's error shape, as every GitLab API
+    parameter error."""
+
     def __init__(self, field: str) -> None:
         super().__init__(f"{field} is invalid")
         self.field = field
+
+    def body(self) -> dict[str, str]:
+        return {"error": f"{self.field} is invalid"}
 
 
 class InvalidParam(BadRequest):
@@ -46,6 +52,17 @@ class InvalidParam(BadRequest):
 
     def body(self) -> dict[str, str]:
         return {"error": f"{self.param} does not have a valid value"}
+
+
+class ParamError(BadRequest):
+    """Any other Grape parameter error (`package_type is missing`), in its shape."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error}
 
 
 class ChecksumMismatch(BadRequest):
@@ -104,6 +121,15 @@ class NotFound(GatewayError):
         return f"404 {self.resource} Not Found" if self.resource else "404 Not Found"
 
 
+class RecordNotFound(NotFound):
+    """GitLab's answer when a lookup by name or id finds nothing (its
+    ActiveRecord::RecordNotFound rescue): a lower-case "found"."""
+
+    @property
+    def message(self) -> str:
+        return "404 Not found"
+
+
 class Conflict(GatewayError):
     status, title = 409, "Conflict"
 
@@ -111,6 +137,15 @@ class Conflict(GatewayError):
 class DuplicatePackage(Conflict):
     def __init__(self) -> None:
         super().__init__("Duplicate package is not allowed")
+
+
+class Unprocessable(GatewayError):
+    """A valid request the service refuses (GitLab's 422 `{"error": ...}`)."""
+
+    status, title = 422, "Unprocessable Entity"
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.detail or self.title}
 
 
 class PreconditionFailed(GatewayError):

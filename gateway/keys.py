@@ -7,7 +7,10 @@ from aiohttp import web
 
 from gateway.auth import Authenticator
 from gateway.catalog import Catalog
+from gateway.db.identity import IdentityRepository
 from gateway.destroyer import PackageDestroyer
+from gateway.pipelines import PackagePipelines
+from gateway.protection import ProtectionRules
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import ObjectStore, ObjectStores
@@ -20,3 +23,6 @@ AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 REGISTRY = web.AppKey("registry", Registry)
 CATALOG = web.AppKey("catalog", Catalog)
 DESTROYER = web.AppKey("destroyer", PackageDestroyer)
+IDENTITY = web.AppKey("identity", IdentityRepository)
+PROTECTION = web.AppKey("protection", ProtectionRules)
+PIPELINES = web.AppKey("pipelines", PackagePipelines)

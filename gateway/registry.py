@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from gateway.auth import Access
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
-    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, NotFoundInStorage, PayloadTooLarge,
+    DatabaseError, DatabaseUnreachable, GatewayError, NotFoundInStorage, PayloadTooLarge,
+    RecordNotFound,
 )
 from gateway.logs import get_logger
 from gateway.metrics import UPLOADS_IN_FLIGHT
@@ -75,7 +76,8 @@ class Registry:
                         sha256=stored.digests.sha256, file_store=self.store.file_store,
                         object_key=key, actor_kind=access.actor.record_kind,
                         actor_user_id=access.actor.user_id, actor_token_id=access.actor.token_id,
-                        actor_name=access.actor.name,
+                        actor_name=access.actor.name, ci_pipeline_id=access.actor.ci_pipeline_id,
+                        ci_job_id=access.actor.ci_job_id,
                     ),
                     forbid_duplicate=forbid_duplicate,
                 )
@@ -112,7 +114,7 @@ class Registry:
             access.project.id, target.package_name, target.package_version, target.file_name,
         )
         if record is None:
-            raise NotFound("Package")
+            raise RecordNotFound()
         return record
 
     async def mark_downloaded(self, record: PackageFile) -> None:

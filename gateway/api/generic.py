@@ -12,7 +12,7 @@ from gateway.api.http import (
 )
 from gateway.api.serializers import package_file_full
 from gateway.auth import Action
-from gateway.keys import REGISTRY
+from gateway.keys import CATALOG, REGISTRY
 from gateway.logs import get_logger
 from gateway.metrics import DOWNLOADS_IN_FLIGHT, track
 from gateway.models import PackageFile
@@ -66,6 +66,15 @@ async def get_package_file(request: web.Request) -> web.StreamResponse:
     record = await registry.find_download(access, target)
     structlog.contextvars.bind_contextvars(package_id=record.package_id, package_file_id=record.id)
     return await send_file(request, record, target.download_name)
+
+
+async def delete_package_files(request: web.Request) -> web.Response:
+    """Every live file of that name in the package; 404 when there is none."""
+    target = generic_target(request)
+    access = await authorize(request, target.project_ref, Action.DELETE)
+    await request.app[CATALOG].delete_generic_files(
+        access, target.package_name, target.package_version, target.file_name)
+    return web.Response(status=204)
 
 
 async def send_file(request: web.Request, record: PackageFile, download_name: str) -> web.StreamResponse:

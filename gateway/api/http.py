@@ -13,7 +13,9 @@ import structlog
 from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.auth import Access, Action, Authenticator, Credential, GroupAccess, read_credential
+from gateway.auth import (
+    Access, Action, Authenticator, Credential, GroupAccess, Surface, read_credential,
+)
 from gateway.errors import InvalidField, RangeNotSatisfiable, UploadInterrupted
 from gateway.keys import AUTHENTICATOR
 from gateway.upload import ExpectedDigests
@@ -39,10 +41,15 @@ def _credential(request: web.Request) -> tuple[Authenticator, Credential | None]
                                           proxy_enabled=authenticator.proxy_enabled)
 
 
-async def authorize(request: web.Request, project_ref: str, action: Action) -> Access:
+def request_credential(request: web.Request) -> Credential | None:
+    return _credential(request)[1]
+
+
+async def authorize(request: web.Request, project_ref: str, action: Action,
+                    surface: Surface = Surface.GENERIC) -> Access:
     """Who is asking, and may they do this here; bound to the request's log line."""
     authenticator, credential = _credential(request)
-    access = await authenticator.authorize(project_ref, credential, action)
+    access = await authenticator.authorize(project_ref, credential, action, surface)
     structlog.contextvars.bind_contextvars(
         project_id=access.project.id, actor=access.actor.name, actor_kind=access.actor.kind)
     return access

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from typing import Any
 
 from aiohttp import web
 
-from gateway.api import serializers
+from gateway.api import entities, serializers
 from gateway.api.http import authorize, authorize_group, raw_id_segment
 from gateway.api.pagination import base_url, paginated, parse_page
-from gateway.auth import Action
+from gateway.auth import Action, Surface
 from gateway.catalog import (
     FILE_ORDERS, GROUP_PACKAGE_ORDERS, PACKAGE_ORDERS, PACKAGE_STATUSES, PACKAGE_TYPES, SORTS,
     PackageFilter, check_choice,
 )
 from gateway.db.identity import MAX_BIGINT
 from gateway.errors import InvalidParam, NotFound
-from gateway.keys import CATALOG
+from gateway.keys import CATALOG, PIPELINES, SETTINGS
+from gateway.models import Package
 from gateway.validation import parse_project_ref
 
 PROJECT_PACKAGES = "/api/v4/projects/{id}/packages"
@@ -33,7 +35,7 @@ def _ref(request: web.Request) -> str:
     return parse_project_ref(raw_id_segment(request))
 
 
-def _path_id(request: web.Request, name: str, resource: str) -> int:
+def path_id(request: web.Request, name: str, resource: str) -> int:
     value = int(request.match_info[name])
     if value > MAX_BIGINT:
         raise NotFound(resource)
@@ -72,48 +74,61 @@ def _package_filter(request: web.Request, orders: tuple[str, ...]) -> PackageFil
     )
 
 
+async def _latest_pipelines(request: web.Request, packages: list[Package]) -> dict[int, Any]:
+    """Each package's latest pipeline, as GitLab renders it, by package id."""
+    base, external = base_url(request), request.app[SETTINGS].external_url
+    paths = {p.id: p.project_path for p in packages}
+    return {package_id: entities.pipeline(row, paths[package_id], base_url=base,
+                                          external_url=external)
+            for package_id, row in (await request.app[PIPELINES].latest(packages)).items()}
+
+
 async def list_project_packages(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST)
+    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
     where, page = _package_filter(request, PACKAGE_ORDERS), parse_page(request)
     listing = await request.app[CATALOG].list_packages([access.project.id], where, page)
-    base = base_url(request)
+    base, pipelines = base_url(request), await _latest_pipelines(request, listing.items)
     return paginated(request, listing, [
-        serializers.package(p, base_url=base, can_delete=access.can_delete) for p in listing.items])
+        serializers.package(p, base_url=base, can_delete=access.can_delete,
+                            pipeline=pipelines.get(p.id))
+        for p in listing.items])
 
 
 async def get_project_package(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST)
+    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
     catalog = request.app[CATALOG]
-    package = await catalog.package(access.project.id, _path_id(request, "package_id", "Package"),
+    package = await catalog.package(access.project.id, path_id(request, "package_id", "Package"),
                                     listed_only=True)
-    body = serializers.package(package, base_url=base_url(request), can_delete=access.can_delete)
+    pipelines = await _latest_pipelines(request, [package])
+    body = serializers.package(package, base_url=base_url(request), can_delete=access.can_delete,
+                               pipeline=pipelines.get(package.id))
     body["versions"] = [serializers.package_version(v) for v in await catalog.versions(package)]
     return web.json_response(body)
 
 
 async def list_package_files(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST)
+    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
     order_by = check_choice("order_by", request.query.get("order_by", "id"), FILE_ORDERS)
     sort = check_choice("sort", request.query.get("sort", "asc"), SORTS)
     listing = await request.app[CATALOG].files(
-        access.project.id, _path_id(request, "package_id", "Package"), order_by, sort,
+        access.project.id, path_id(request, "package_id", "Package"), order_by, sort,
         parse_page(request))
     return paginated(request, listing, [serializers.package_file(f) for f in listing.items])
 
 
 async def delete_project_package(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.DELETE)
+    access = await authorize(request, _ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_package(
-        access.project.id, _path_id(request, "package_id", "Package"),
+        access, path_id(request, "package_id", "Package"),
         unmodified_since=_unmodified_since(request))
     return web.Response(status=204)
 
 
 async def delete_package_file(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.DELETE)
+    access = await authorize(request, _ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_file(
-        access.project.id, _path_id(request, "package_id", "Package"),
-        _path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request))
+        access, path_id(request, "package_id", "Package"),
+        path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request))
     return web.Response(status=204)
 
 
@@ -122,10 +137,10 @@ async def list_group_packages(request: web.Request) -> web.Response:
                                          include_subgroups=not _bool(request, "exclude_subgroups"))
     where, page = _package_filter(request, GROUP_PACKAGE_ORDERS), parse_page(request)
     listing = await request.app[CATALOG].list_packages(group_access.project_ids, where, page)
-    base = base_url(request)
+    base, pipelines = base_url(request), await _latest_pipelines(request, listing.items)
     return paginated(request, listing, [
         serializers.package(p, base_url=base, can_delete=p.project_id in group_access.deletable,
-                            in_group=True)
+                            in_group=True, pipeline=pipelines.get(p.id))
         for p in listing.items])
 
 

@@ -48,9 +48,11 @@ def package_file_full(record: PackageFile, download_path: str) -> dict[str, Any]
 
 
 def package(record: Package, *, base_url: str, can_delete: bool,
-            in_group: bool = False) -> dict[str, Any]:
+            in_group: bool = False, pipeline: dict[str, Any] | None = None) -> dict[str, Any]:
     """GitLab's package entity. `web_path` only for packages with details to show
-    (not hidden); `delete_api_path` only for callers who may delete."""
+    (not hidden); `delete_api_path` only for callers who may delete; `pipeline`,
+    the latest that pushed to it, when there is one, and then `pipelines` empty
+    as GitLab's (the list is `GET .../packages/:id/pipelines`)."""
     links: dict[str, str] = {}
     if record.status == "default":
         links["web_path"] = f"/{record.project_path}/-/packages/{record.id}"
@@ -70,6 +72,9 @@ def package(record: Package, *, base_url: str, can_delete: bool,
     if in_group:
         body["project_id"] = record.project_id
         body["project_path"] = record.project_path
+    if pipeline is not None:
+        body["pipeline"] = pipeline
+        body["pipelines"] = []
     return body
 
 

@@ -27,6 +27,8 @@ class AccessToken:
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
+    ci_pipeline_id: int | None = None
+    ci_job_id: int | None = None
 
 
 class IdentityRepository(Repository):
@@ -129,10 +131,11 @@ class IdentityRepository(Repository):
 
     async def create_token(self, kind: str, *, digest: bytes, name: str, scopes: list[str],
                            user_id: int | None = None, project_id: int | None = None,
-                           expires_at: dt.datetime | None = None) -> asyncpg.Record:
+                           expires_at: dt.datetime | None = None, ci_pipeline_id: int | None = None,
+                           ci_job_id: int | None = None) -> asyncpg.Record:
         try:
             row = await self.fetchrow("insert_access_token", kind, user_id, project_id, name, digest,
-                                      scopes, expires_at)
+                                      scopes, expires_at, ci_pipeline_id, ci_job_id)
         except asyncpg.CheckViolationError:
             raise InvalidField("scopes") from None
         assert row is not None
@@ -144,7 +147,8 @@ class IdentityRepository(Repository):
             return None
         return AccessToken(row["id"], row["kind"], row["user_id"], row["username"],
                            row["project_id"], row["token_digest"], tuple(row["scopes"]),
-                           row["expires_at"], row["revoked_at"], row["last_used_at"])
+                           row["expires_at"], row["revoked_at"], row["last_used_at"],
+                           row["ci_pipeline_id"], row["ci_job_id"])
 
     async def touch_token(self, token_id: int) -> None:
         await self.execute("touch_access_token", token_id)
@@ -155,9 +159,10 @@ class IdentityRepository(Repository):
     async def list_tokens(self, user_id: int | None, project_id: int | None) -> list[asyncpg.Record]:
         return await self.fetch("list_access_tokens", user_id, project_id)
 
-    async def add_protection_rule(self, project_id: int, pattern: str, level: AccessLevel) -> asyncpg.Record:
+    async def add_protection_rule(self, project_id: int, pattern: str, push: int | None,
+                                  delete: int | None) -> asyncpg.Record:
         try:
-            row = await self.fetchrow("insert_protection_rule", project_id, pattern, int(level))
+            row = await self.fetchrow("insert_protection_rule", project_id, pattern, push, delete)
         except asyncpg.UniqueViolationError:
             raise Conflict(f"a rule for {pattern!r} already exists") from None
         except asyncpg.CheckViolationError:
@@ -168,8 +173,52 @@ class IdentityRepository(Repository):
     async def protection_rules(self, project_id: int) -> list[asyncpg.Record]:
         return await self.fetch("list_protection_rules", project_id)
 
-    async def remove_protection_rule(self, rule_id: int) -> asyncpg.Record | None:
-        return await self.fetchrow("delete_protection_rule", rule_id)
+    async def find_protection_rule(self, project_id: int, rule_id: int) -> asyncpg.Record | None:
+        return await self.fetchrow("find_protection_rule", project_id, rule_id)
+
+    async def update_protection_rule(self, project_id: int, rule_id: int, pattern: str | None,
+                                     push: tuple[int | None] | None,
+                                     delete: tuple[int | None] | None) -> asyncpg.Record | None:
+        """`push`/`delete`: None keeps the level, `(level,)` sets it (None unsets)."""
+        try:
+            return await self.fetchrow(
+                "update_protection_rule", project_id, rule_id, pattern,
+                push[0] if push else None, delete[0] if delete else None,
+                push is not None, delete is not None)
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"a rule for {pattern!r} already exists") from None
+        except asyncpg.CheckViolationError:
+            raise InvalidField("package_name_pattern") from None
+
+    async def remove_protection_rule(self, rule_id: int,
+                                     project_id: int | None = None) -> asyncpg.Record | None:
+        return await self.fetchrow("delete_protection_rule", rule_id, project_id)
+
+    async def delete_protected(self, project_id: int, package_name: str,
+                               level: AccessLevel | None) -> bool:
+        """Whether a rule stops this delete; a None level (deploy tokens) meets every rule."""
+        rule = await self.fetchval("find_delete_protection", project_id, package_name,
+                                   int(level) if level is not None else None)
+        return rule is not None
+
+    async def find_user_by_id(self, user_id: int) -> User | None:
+        row = await self.fetchrow("find_user_by_id", user_id)
+        return User.from_row(row) if row else None
+
+    async def group_projects_seen_by(self, group_id: int, user_id: int | None) -> list[asyncpg.Record]:
+        return await self.fetch("group_projects_seen_by", group_id, user_id)
+
+    async def group_has_public_project(self, group_id: int) -> bool:
+        return await self.fetchval("group_has_public_project", group_id)
+
+    async def record_pipeline(self, pipeline_id: int, project_id: int, ref: str | None,
+                              sha: str | None, user_id: int) -> bool:
+        """False when the id is another project's pipeline."""
+        try:
+            return await self.fetchval("upsert_ci_pipeline", pipeline_id, project_id, ref, sha,
+                                       user_id) is not None
+        except asyncpg.CheckViolationError:
+            raise InvalidField("pipeline") from None
 
     async def push_protected(self, project_id: int, package_name: str,
                              level: AccessLevel | None) -> bool:

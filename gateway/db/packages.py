@@ -26,6 +26,8 @@ class NewPackageFile:
     actor_user_id: int | None
     actor_token_id: int | None
     actor_name: str | None
+    ci_pipeline_id: int | None = None
+    ci_job_id: int | None = None
 
 
 @dataclass
@@ -55,6 +57,7 @@ class PackageRepository(Repository):
                     new_file.size, new_file.md5, new_file.sha1, new_file.sha256,
                     new_file.file_store, new_file.object_key, new_file.actor_kind,
                     new_file.actor_user_id, new_file.actor_token_id, new_file.actor_name,
+                    new_file.ci_pipeline_id, new_file.ci_job_id,
                 )
         except asyncpg.ForeignKeyViolationError:
             raise NotFound("Project") from None  # deleted while the file streamed in
@@ -130,6 +133,13 @@ class PackageRepository(Repository):
                                     file_name: str) -> PackageFile | None:
         row = await self.fetchrow("find_generic_download", project_id, name, version, file_name)
         return PackageFile.from_row(row) if row else None
+
+    async def find_generic_package(self, project_id: int, name: str, version: str) -> Package | None:
+        row = await self.fetchrow("find_generic_package", project_id, name, version)
+        return Package.from_row(row) if row else None
+
+    async def mark_generic_files_for_destruction(self, package_id: int, file_name: str) -> int:
+        return len(await self.fetch("mark_generic_files_for_destruction", package_id, file_name))
 
     async def mark_downloaded(self, package_id: int) -> None:
         await self.execute("touch_package_downloaded", package_id)

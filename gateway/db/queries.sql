@@ -53,14 +53,15 @@ RETURNING project_id, user_id, access_level, created_at;
 SELECT access_level FROM memberships WHERE project_id = $1 AND user_id = $2;
 
 -- name: insert_access_token
-INSERT INTO access_tokens (kind, user_id, project_id, name, token_digest, scopes, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO access_tokens (kind, user_id, project_id, name, token_digest, scopes, expires_at,
+                           ci_pipeline_id, ci_job_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING id, kind, user_id, project_id, name, scopes, expires_at, revoked_at, last_used_at,
           created_at;
 
 -- name: find_access_token
 SELECT t.id, t.kind, t.user_id, u.username, t.project_id, t.token_digest, t.scopes,
-       t.expires_at, t.revoked_at, t.last_used_at
+       t.expires_at, t.revoked_at, t.last_used_at, t.ci_pipeline_id, t.ci_job_id
 FROM access_tokens t LEFT JOIN users u ON u.id = t.user_id
 WHERE t.token_digest = $1;
 
@@ -81,20 +82,22 @@ WHERE ($1::bigint IS NULL OR user_id = $1) AND ($2::bigint IS NULL OR project_id
 ORDER BY id;
 
 -- name: insert_protection_rule
-INSERT INTO package_protection_rules (project_id, package_name_pattern, minimum_access_level_for_push)
-VALUES ($1, $2, $3)
+INSERT INTO package_protection_rules
+    (project_id, package_name_pattern, minimum_access_level_for_push, minimum_access_level_for_delete)
+VALUES ($1, $2, $3, $4)
 RETURNING id, project_id, package_type, package_name_pattern, minimum_access_level_for_push,
-          created_at;
+          minimum_access_level_for_delete, created_at;
 
 -- name: list_protection_rules
 SELECT id, project_id, package_type, package_name_pattern, minimum_access_level_for_push,
-       created_at
+       minimum_access_level_for_delete, created_at
 FROM package_protection_rules WHERE project_id = $1 ORDER BY id;
 
 -- name: delete_protection_rule
-DELETE FROM package_protection_rules WHERE id = $1
+-- In the project $2 when given (the REST API), any project's otherwise (the admin CLI).
+DELETE FROM package_protection_rules WHERE id = $1 AND ($2::bigint IS NULL OR project_id = $2)
 RETURNING id, project_id, package_type, package_name_pattern, minimum_access_level_for_push,
-          created_at;
+          minimum_access_level_for_delete, created_at;
 
 -- name: find_push_protection
 -- A rule protects a name when its pattern (`*` any run of characters, matched
@@ -104,6 +107,7 @@ SELECT id FROM package_protection_rules
 WHERE project_id = $1 AND package_type = 'generic'
   AND $2 ILIKE replace(replace(replace(replace(package_name_pattern,
           '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
+  AND minimum_access_level_for_push IS NOT NULL
   AND ($3::smallint IS NULL OR $3::smallint < minimum_access_level_for_push)
 LIMIT 1;
 
@@ -136,8 +140,10 @@ RETURNING id, status;
 -- name: insert_package_file
 INSERT INTO package_files
     (package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store, object_key,
-     actor_kind, actor_user_id, actor_token_id, actor_name)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     actor_kind, actor_user_id, actor_token_id, actor_name,
+     ci_pipeline_id, ci_job_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+        $13, $14)
 RETURNING id, package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store,
           object_key, created_at, updated_at;
 
@@ -248,6 +254,7 @@ JOIN projects pr ON pr.id = p.project_id
 ORDER BY p.package_type DESC, p.id DESC LIMIT $6 OFFSET $7;
 
 -- name: list_packages_by_project_path_asc
+-- As GitLab: by the project's own path (the last segment), not its full path.
 SELECT p.*, pr.path AS project_path
 FROM unnest($1::bigint[]) AS scope (project_id)
 CROSS JOIN LATERAL (
@@ -255,7 +262,7 @@ CROSS JOIN LATERAL (
     ORDER BY id LIMIT $6::bigint + $7::bigint
 ) AS p
 JOIN projects pr ON pr.id = p.project_id
-ORDER BY lower(pr.path), p.id LIMIT $6 OFFSET $7;
+ORDER BY substring(pr.path from '[^/]+$'), p.id LIMIT $6 OFFSET $7;
 
 -- name: list_packages_by_project_path_desc
 SELECT p.*, pr.path AS project_path
@@ -265,7 +272,7 @@ CROSS JOIN LATERAL (
     ORDER BY id DESC LIMIT $6::bigint + $7::bigint
 ) AS p
 JOIN projects pr ON pr.id = p.project_id
-ORDER BY lower(pr.path) DESC, p.id DESC LIMIT $6 OFFSET $7;
+ORDER BY substring(pr.path from '[^/]+$') DESC, p.id DESC LIMIT $6 OFFSET $7;
 
 -- name: count_packages
 -- Counting stops past $6: GitLab leaves the totals out above 10,000 too.

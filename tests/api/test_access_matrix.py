@@ -1,5 +1,6 @@
-"""Every credential kind across PUT and GET on a private and a public project,
-with GitLab's status code for each cell, and nothing stored on any refused PUT."""
+"""Every credential kind across PUT and GET of the generic routes on a private and
+a public project, with GitLab's status code for each cell, and nothing stored on
+any refused PUT."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ MATRIX = [
     Row("deploy-read", 403, 200, 403, 200),
     Row("deploy-write", 201, 200, 201, 200),
     Row("job-own-project", 201, 200, 201, 200),
-    Row("job-other-project", 404, 404, 403, 403),
+    # Outside its project a job token reads what anonymous callers may.
+    Row("job-other-project", 404, 404, 403, 200),
     Row("expired", 401, 401, 401, 401),
     Row("revoked", 401, 401, 401, 401),
     Row("proxy-signed", 201, 200, 201, 200),
@@ -51,6 +53,9 @@ MATRIX = [
     Row("deploy-revoked", 401, 401, 401, 401),
     Row("deploy-other-project", 404, 404, 403, 200),
     Row("personal-non-member", 404, 404, 403, 200),
+    # Guests do not download from private projects (GitLab's default); reporters do.
+    Row("personal-guest", 403, 403, 403, 200),
+    Row("personal-reporter", 403, 200, 403, 200),
     Row("proxy-reporter", 403, 200, 403, 200),
     Row("proxy-no-access", 404, 404, 403, 200),
     Row("proxy-expired", 401, 401, 401, 401),
@@ -98,6 +103,8 @@ async def credential_headers(gateway: Gateway, project: dict, credential: str) -
             return {"JOB-TOKEN": await developer()}
         case "personal-read_api":
             return (await gateway.user("developer", project, scopes=("read_api",))).headers
+        case "personal-guest" | "personal-reporter" | "personal-maintainer":
+            return (await gateway.user(credential.removeprefix("personal-"), project)).headers
         case "personal-non-member":
             return (await gateway.user(None, project)).headers
         case "deploy-read":
@@ -143,6 +150,8 @@ async def credential_headers(gateway: Gateway, project: dict, credential: str) -
             return identity.headers
         case "proxy-signed":
             return {"X-Gateway-Proxy-Auth": proxy.sign(str(project["id"]), "ci-bot", 30, soon)}
+        case "proxy-maintainer":
+            return {"X-Gateway-Proxy-Auth": proxy.sign(str(project["id"]), "ci-bot", 40, soon)}
         case "proxy-reporter":
             return {"X-Gateway-Proxy-Auth": proxy.sign(ref, "ci-bot", 20, soon)}
         case "proxy-no-access":

@@ -127,7 +127,7 @@ async def test_missing_package_or_file_is_404(gateway: Gateway, name: str, versi
     dev = await published(gateway)
     response = await gateway.get(dev, name=name, version=version, file_name=file_name)
     assert response.status == 404
-    assert await response.json() == {"message": "404 Package Not Found"}
+    assert await response.json() == {"message": "404 Not found"}  # GitLab's RecordNotFound text
 
 
 async def test_object_missing_from_storage_is_a_clean_503(gateway: Gateway) -> None:

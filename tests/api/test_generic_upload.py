@@ -202,7 +202,7 @@ async def test_malformed_checksum_header_is_400(gateway: Gateway) -> None:
     dev = await gateway.developer()
     response = await gateway.put(dev, b"x", headers={"X-Checksum-SHA256": "not-hex"})
     assert response.status == 400
-    assert await response.json() == {"message": "400 Bad request - X-Checksum-SHA256 is invalid"}
+    assert await response.json() == {"error": "X-Checksum-SHA256 is invalid"}
     await gateway.assert_nothing_stored()
 
 

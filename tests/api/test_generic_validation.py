@@ -60,7 +60,7 @@ async def test_invalid_path_is_400_and_stores_nothing(gateway: Gateway, method: 
     response = await raw_request(gateway, method, path(dev, tail), headers=dev.headers,
                                  body=b"payload" if method == "PUT" else b"")
     assert response.status == 400, response.body
-    assert response.json() == {"message": f"400 Bad request - {field} is invalid"}
+    assert response.json() == {"error": f"{field} is invalid"}
     assert response.headers["content-type"].startswith("application/json")
     await gateway.assert_nothing_stored()
     assert await gateway.count("packages") == 0
@@ -75,7 +75,7 @@ async def test_invalid_query_is_400_and_stores_nothing(gateway: Gateway, query: 
     response = await raw_request(gateway, "PUT", path(dev, f"pkg/1.0.0/file.txt?{query}"),
                                  headers=dev.headers, body=b"payload")
     assert response.status == 400
-    assert response.json() == {"message": f"400 Bad request - {field} is invalid"}
+    assert response.json() == {"error": f"{field} is invalid"}
     await gateway.assert_nothing_stored()
 
 
@@ -84,7 +84,7 @@ async def test_bad_project_reference_is_400(gateway: Gateway) -> None:
     response = await raw_request(gateway, "GET", "/api/v4/projects/a%2F..%2Fb/packages/generic/p/1/f",
                                  headers=dev.headers)
     assert response.status == 400
-    assert response.json() == {"message": "400 Bad request - id is invalid"}
+    assert response.json() == {"error": "id is invalid"}
 
 
 async def test_unknown_route_is_json_404(gateway: Gateway) -> None:

@@ -1,0 +1,72 @@
+"""Package protection rules over REST, as GitLab's
+(`/projects/:id/packages/protection/rules`, python-gitlab's
+`project.package_protection_rules`); maintainers and up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.http import authorize, raw_id_segment
+from gateway.auth import Access, Action, Surface
+from gateway.errors import BadRequest, RecordNotFound
+from gateway.db.identity import MAX_BIGINT
+from gateway.keys import PROTECTION
+from gateway.validation import parse_project_ref
+
+RULES = "/api/v4/projects/{id}/packages/protection/rules"
+RULE = RULES + "/{rule_id:[0-9]+}"
+
+
+async def _admin(request: web.Request) -> Access:
+    return await authorize(request, parse_project_ref(raw_id_segment(request)), Action.ADMIN,
+                           Surface.API)
+
+
+def _rule_id(request: web.Request) -> int:
+    value = int(request.match_info["rule_id"])
+    if value > MAX_BIGINT:
+        raise RecordNotFound()
+    return value
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Query, then a JSON or form body on top, as Grape merges them."""
+    params: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                raise BadRequest("the body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise BadRequest("the body must be a JSON object")
+            params.update(body)
+        else:
+            params.update(await request.post())
+    return params
+
+
+async def list_rules(request: web.Request) -> web.Response:
+    access = await _admin(request)
+    return web.json_response(await request.app[PROTECTION].list(access.project.id))
+
+
+async def create_rule(request: web.Request) -> web.Response:
+    access = await _admin(request)
+    rule = await request.app[PROTECTION].create(access.project.id, await _params(request))
+    return web.json_response(rule, status=201)
+
+
+async def update_rule(request: web.Request) -> web.Response:
+    access = await _admin(request)
+    rule = await request.app[PROTECTION].update(access.project.id, _rule_id(request),
+                                                await _params(request))
+    return web.json_response(rule)
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    access = await _admin(request)
+    await request.app[PROTECTION].delete(access.project.id, _rule_id(request))
+    return web.Response(status=204)
