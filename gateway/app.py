@@ -12,6 +12,7 @@ from gateway.api.middleware import error_middleware, on_response_prepare, reques
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
 from gateway.db.identity import IdentityRepository
+from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import PackageRepository
 from gateway.db.pool import open_database
 from gateway.catalog import Catalog
@@ -41,7 +42,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, pool = app[SETTINGS], app[DB_POOL]
     identity, packages = IdentityRepository(pool), PackageRepository(pool)
     app[AUTHENTICATOR] = Authenticator(identity, settings.trusted_proxy_secret)
-    app[REGISTRY] = Registry(settings, app[OBJECT_STORE], packages, UploadPolicy(identity, packages))
+    app[REGISTRY] = Registry(settings, app[OBJECT_STORE], packages, UploadPolicy(identity, packages),
+                             UploadIntentRepository(pool))
     app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORE])
     app[CATALOG] = Catalog(packages, app[DESTROYER])
     yield

@@ -104,6 +104,14 @@ class NotFound(GatewayError):
         return f"404 {self.resource} Not Found" if self.resource else "404 Not Found"
 
 
+class RecordNotFound(NotFound):
+    """A record that vanished while the request used it: GitLab's RecordNotFound text."""
+
+    @property
+    def message(self) -> str:
+        return "404 Not found"
+
+
 class Conflict(GatewayError):
     status, title = 409, "Conflict"
 
@@ -137,17 +145,25 @@ class UploadTimeout(GatewayError):
 
 
 class ServiceUnavailable(GatewayError):
-    """A backing service (database, object store) failed; the client may retry."""
+    """A backing service (database, object store) failed; the client may retry.
+
+    The detail names endpoints, keys and upload ids: it goes to the log (and to
+    the operator's CLI), while the answer body says only which service failed.
+    """
 
     status, title = 503, "Service Unavailable"
+    service = "a backing service"
+
+    def body(self) -> dict[str, str]:
+        return {"message": f"{self.status} {self.title} - {self.service} is unavailable"}
 
 
 class StorageError(ServiceUnavailable):
-    pass
+    service = "object storage"
 
 
 class DatabaseError(ServiceUnavailable):
-    pass
+    service = "the database"
 
 
 class DatabaseUnreachable(DatabaseError):

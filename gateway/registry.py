@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from gateway.auth import Access
+from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
-    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
+    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, NotFoundInStorage,
+    PayloadTooLarge, RecordNotFound,
 )
 from gateway.logs import get_logger
 from gateway.models import PackageFile
@@ -35,11 +37,12 @@ class Published:
 
 class Registry:
     def __init__(self, settings: Settings, store: ObjectStore, packages: PackageRepository,
-                 policy: UploadPolicy) -> None:
+                 policy: UploadPolicy, intents: UploadIntentRepository) -> None:
         self.settings = settings
         self.store = store
         self.packages = packages
         self.policy = policy
+        self.intents = intents
         self.uploads_in_flight = 0
 
     def check_declared_size(self, declared_length: int | None) -> None:
@@ -53,6 +56,9 @@ class Registry:
         self.check_declared_size(declared_length)
         forbid_duplicate = await self.policy.check(access, target)
         key = new_object_key(access.project.id)
+        # Before the first byte goes to storage: a crash from here on leaves an
+        # intent for the garbage collector, never an unknown object.
+        await self.intents.record(key, self.store.name)
         self.uploads_in_flight += 1
         try:
             stored = await upload_stream(
@@ -62,6 +68,7 @@ class Registry:
                 max_size=self.settings.effective_max_file_size,
                 expected=expected,
                 timeout=self.settings.upload_timeout,
+                on_clean_failure=lambda: self._forget_intent(key),
             )
             try:
                 record = await self.packages.add_generic_file(
@@ -90,18 +97,28 @@ class Registry:
         Anything else (a connection lost or a cancellation during COMMIT) may have
         committed the row: look before deleting what a row may point at.
         """
-        if isinstance(exc, DatabaseUnreachable) or (isinstance(exc, GatewayError)
-                                                   and not isinstance(exc, DatabaseError)):
-            await self.store.delete_quietly(key)
-            return
+        if not (isinstance(exc, DatabaseUnreachable) or (isinstance(exc, GatewayError)
+                                                        and not isinstance(exc, DatabaseError))):
+            try:
+                recorded = await self.packages.object_recorded(key)
+            except Exception:
+                # A committed row took the intent with it; an intent left means
+                # no row, and the garbage collector removes the object then.
+                log.error("upload_outcome_unknown", key=key, error=repr(exc),
+                          note="object kept: its row may have been committed")
+                return
+            if recorded:
+                return
+        if await self.store.delete_quietly(key):
+            await self._forget_intent(key)
+
+    async def _forget_intent(self, key: str) -> None:
+        """The upload failed and left nothing in storage: its intent can go. If
+        this fails, the garbage collector finds nothing to remove and drops it."""
         try:
-            recorded = await self.packages.object_recorded(key)
-        except Exception:
-            log.error("upload_outcome_unknown", key=key, error=repr(exc),
-                      note="object kept: its row may have been committed")
-            return
-        if not recorded:
-            await self.store.delete_quietly(key)
+            await self.intents.forget(key)
+        except GatewayError as exc:
+            log.warning("upload_intent_kept", key=key, error=exc.message)
 
     async def find_download(self, access: Access, target: GenericTarget) -> PackageFile:
         record = await self.packages.find_generic_download(
@@ -114,6 +131,16 @@ class Registry:
     async def mark_downloaded(self, record: PackageFile) -> None:
         await self.packages.mark_downloaded(record.package_id)
 
-    def open_file(self, record: PackageFile, offset: int,
-                  length: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
-        return self.store.open(record.object_key, offset, length)
+    @asynccontextmanager
+    async def open_file(self, record: PackageFile, offset: int,
+                        length: int) -> AsyncIterator[AsyncIterator[bytes]]:
+        try:
+            async with self.store.open(record.object_key, offset, length) as chunks:
+                yield chunks
+        except NotFoundInStorage:
+            # Deleted since we found its row (the package was just destroyed):
+            # the file is simply not there any more. A live row without its
+            # object stays a storage error.
+            if not await self.packages.file_is_live(record.id):
+                raise RecordNotFound() from None
+            raise

@@ -51,6 +51,9 @@ class ObjectUpload(abc.ABC):
     """
 
     completed = False
+    # Set when an abort failed to remove what the upload had stored: the
+    # upload's intent must then stay, for the garbage collector to retry.
+    left_behind = False
     _finishing = False
 
     @abc.abstractmethod
@@ -82,6 +85,7 @@ class ObjectUpload(abc.ABC):
                 await self._discard()
         except Exception:
             # Never mask the error that caused the abort; the log keeps the key.
+            self.left_behind = True
             log.exception("abort_failed", upload=repr(self))
 
     async def __aenter__(self) -> ObjectUpload:
@@ -115,9 +119,12 @@ class ObjectStore(abc.ABC):
     async def check(self) -> None:
         """Raise StorageError when the store cannot be used."""
 
-    async def delete_quietly(self, key: str) -> None:
-        """Best-effort removal after a failed request; shielded from cancellation."""
+    async def delete_quietly(self, key: str) -> bool:
+        """Best-effort removal after a failed request; shielded from cancellation.
+        Returns whether the object is gone."""
         try:
             await asyncio.shield(self.delete(key))
         except Exception:
             log.exception("object_delete_failed", key=key)
+            return False
+        return True
