@@ -17,6 +17,7 @@ from gateway.db.packages import PackageRepository
 from gateway.db.pool import open_database
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
+from gateway.gc import gc_ctx
 from gateway.keys import (
     AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, REGISTRY, SETTINGS,
 )
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(destroyer_ctx)
+    app.cleanup_ctx.append(gc_ctx)
     app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
     return app

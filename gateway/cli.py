@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply pending database migrations")
 
+    gc = commands.add_parser("gc", help="remove what failed or crashed uploads left in storage; "
+                                        "prints a JSON summary")
+    gc.add_argument("--min-age", type=_age, metavar="DURATION",
+                    help="leave anything younger alone, such as 0s, 30m, 2h "
+                         "(default: the upload timeout plus 10 minutes)")
+    gc.add_argument("--dry-run", action="store_true", help="report what would go, remove nothing")
+
     admin = commands.add_parser("admin", help="manage projects, users, members and tokens")
     objects = admin.add_subparsers(dest="object", required=True)
 
@@ -99,6 +106,13 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _age(text: str) -> dt.timedelta:
+    try:
+        return parse_duration(text, allow_zero=True)
+    except GatewayError as exc:
+        raise argparse.ArgumentTypeError(exc.detail or text) from None
+
+
 def _bool(text: str) -> bool:
     try:
         return parse_bool(text)
@@ -124,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
                           stream=sys.stdout if args.command == "serve" else sys.stderr)
         if args.command == "serve":
             serve(settings)
+            return 0
+        if args.command == "gc":
+            from gateway.gc import run_collection
+
+            output = asyncio.run(run_collection(settings, args.min_age, args.dry_run))
+            print(json.dumps(output))
             return 0
         output = asyncio.run(_run_with_database(settings, _command(args)))
     except (SettingsError, GatewayError, MigrationError) as exc:

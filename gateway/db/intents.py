@@ -44,6 +44,16 @@ def process_owner() -> ProcessOwner:
     return _owner
 
 
+@dataclass(frozen=True)
+class KeyClaim:
+    recorded: bool  # a package-file row points at the key
+    intended: bool  # an upload intent holds it
+
+    @property
+    def held(self) -> bool:
+        return self.recorded or self.intended
+
+
 @dataclass
 class StaleIntents:
     rows: list[asyncpg.Record]
@@ -60,22 +70,23 @@ class UploadIntentRepository(Repository):
         await self.execute("delete_upload_intent", object_key)
 
     @asynccontextmanager
-    async def claim_stale(self, min_age: dt.timedelta, store: str,
-                          limit: int) -> AsyncIterator[StaleIntents]:
-        """Lock a batch of intents older than `min_age`; when the block ends, the
-        rows of those the caller marked collected go, the others stay. While
-        locked, the upload's own commit (which deletes its intent) waits, and
+    async def claim_stale(self, min_age: dt.timedelta, store: str, limit: int,
+                          skip: list[str]) -> AsyncIterator[StaleIntents]:
+        """Lock a batch of intents older than `min_age` (not those in `skip`); when
+        the block ends, the rows the caller marked collected go, the others stay.
+        While one is locked, its upload's commit (which deletes the intent) waits,
         then finds no intent and records nothing."""
         async with self.transaction() as conn:
             batch = StaleIntents(await conn.fetch(self.query("claim_stale_upload_intents"),
-                                                  min_age, store, limit))
+                                                  min_age, store, limit, skip))
             yield batch
             if batch.collected:
                 await conn.execute(self.query("delete_upload_intents"), batch.collected)
 
-    async def keys_in_use(self, keys: list[str]) -> set[str]:
-        """Of `keys`, those a package-file row points at or an intent holds."""
-        return {row["key"] for row in await self.fetch("keys_in_use", keys)}
+    async def claims(self, keys: list[str]) -> dict[str, KeyClaim]:
+        """For each of `keys`: whether a package-file row or an intent holds it."""
+        rows = await self.fetch("key_claims", keys)
+        return {row["key"]: KeyClaim(row["recorded"], row["intended"]) for row in rows}
 
     @asynccontextmanager
     async def collector_lock(self) -> AsyncIterator[bool]:

@@ -23,25 +23,26 @@ RETURNING id, package_id, file_name, size, file_md5, file_sha1, file_sha256, fil
           object_key, created_at, updated_at;
 
 -- name: claim_stale_upload_intents
--- Intents older than $1 of the store $2, locked until the collector's
--- transaction ends; rows another collector holds, or a commit of the upload
--- is removing right now, are skipped.
-SELECT object_key, created_at,
+-- Intents older than $1 of the store $2 (but not the keys $4), locked until the
+-- collector's transaction ends; rows another collector holds, or that an
+-- upload's commit is removing right now, are skipped.
+SELECT object_key,
        EXISTS (SELECT 1 FROM package_files f WHERE f.object_key = i.object_key) AS recorded
 FROM upload_intents i
-WHERE created_at < now() - $1::interval AND store = $2
+WHERE created_at < now() - $1::interval AND store = $2 AND object_key <> ALL ($4::text[])
 ORDER BY created_at
 LIMIT $3
-FOR UPDATE SKIP LOCKED;
+FOR UPDATE OF i SKIP LOCKED;
 
 -- name: delete_upload_intents
 DELETE FROM upload_intents WHERE object_key = ANY ($1::text[]);
 
--- name: keys_in_use
--- Of the keys $1, those a package-file row points at or an intent still holds.
-SELECT k.key FROM unnest($1::text[]) AS k (key)
-WHERE EXISTS (SELECT 1 FROM package_files f WHERE f.object_key = k.key)
-   OR EXISTS (SELECT 1 FROM upload_intents i WHERE i.object_key = k.key);
+-- name: key_claims
+-- Of the keys $1, those a package-file row points at or an intent holds.
+SELECT k.key,
+       EXISTS (SELECT 1 FROM package_files f WHERE f.object_key = k.key) AS recorded,
+       EXISTS (SELECT 1 FROM upload_intents i WHERE i.object_key = k.key) AS intended
+FROM unnest($1::text[]) AS k (key);
 
 -- name: try_gc_lock
 SELECT pg_try_advisory_lock($1);
