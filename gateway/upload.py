@@ -107,8 +107,11 @@ async def upload_stream(
                     expected.verify(digests)
                 await upload.complete()
     except BaseException as exc:
-        # A failed begin made nothing (a cancelled one is undone by the store).
-        if on_clean_failure is not None and not (upload and upload.left_behind):
+        # A begin that failed may still have made something (S3's answer lost on
+        # the way); a cancelled one is undone by the store.
+        clean = (not upload.left_behind if upload is not None
+                 else isinstance(exc, asyncio.CancelledError))
+        if clean and on_clean_failure is not None:
             await asyncio.shield(on_clean_failure())
         if isinstance(exc, TimeoutError):
             raise UploadTimeout("the upload took longer than the server allows") from None

@@ -44,6 +44,10 @@ RETRY_WINDOW = 20.0
 # garbage collector.
 CLEANUP_WINDOW = 5.0
 MAX_ATTEMPTS = 5
+# A request with a body (a part) gets the read timeout plus the time to send
+# the body at this rate, whatever the HTTP client does: its own read timeout
+# does not run while a stalled server leaves the body unsent.
+MIN_SEND_RATE = 8 * 1024 * 1024
 FIRST_BACKOFF = 0.2
 MAX_BACKOFF = 2.0
 _TRANSIENT_CODES = {
@@ -65,28 +69,39 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _is_transient(exc: BaseException) -> bool:
+def _is_transient(exc: BaseException, idempotent: bool) -> bool:
     if isinstance(exc, ClientError):
+        # S3 answered: the request did nothing, whatever it was.
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         return _code(exc) in _TRANSIENT_CODES or status >= 500
+    if not idempotent:
+        # Only when the request surely never reached S3.
+        return isinstance(exc, (botocore.exceptions.EndpointConnectionError,
+                                aiohttp.ClientConnectorError))
     return isinstance(exc, _TRANSPORT_ERRORS)
 
 
 async def s3_call(client: Any, operation: str, *, window: float = RETRY_WINDOW,
-                  **params: Any) -> Any:
+                  idempotent: bool = True, **params: Any) -> Any:
     """`client.<operation>(**params)`, retried with backoff on transient failures
     while the window lasts. A ClientError that is not transient is raised as it
     is, for the caller to read its code; anything else that ends the tries is
-    raised as StorageError."""
+    raised as StorageError. A call that is not `idempotent` is retried only when
+    S3 cannot have acted on it."""
     loop = asyncio.get_running_loop()
     give_up_at = loop.time() + window
     delay = FIRST_BACKOFF
     attempt = 1
+    attempt_limit = None
+    if "Body" in params:
+        config = client.meta.config
+        attempt_limit = config.read_timeout + len(params["Body"]) / MIN_SEND_RATE
     while True:
         try:
-            return await getattr(client, operation)(**params)
+            async with asyncio.timeout(attempt_limit):
+                return await getattr(client, operation)(**params)
         except (ClientError, BotoCoreError, *_TRANSPORT_ERRORS) as exc:
-            transient = _is_transient(exc)
+            transient = _is_transient(exc, idempotent)
             if not transient or attempt >= MAX_ATTEMPTS or loop.time() + delay >= give_up_at:
                 if isinstance(exc, ClientError) and not transient:
                     raise
@@ -193,9 +208,10 @@ class S3ObjectStore(ObjectStore):
 
         try:
             # Settled even if cancelled: S3 may create the upload before we hear back.
+            # Not retried once sent: a lost answer would leave a second upload.
             response = await settle(s3_call(
-                self._client, "create_multipart_upload", Bucket=self._bucket, Key=full_key,
-                ContentType="application/octet-stream",
+                self._client, "create_multipart_upload", idempotent=False, Bucket=self._bucket,
+                Key=full_key, ContentType="application/octet-stream",
             ), undo)
         except ClientError as exc:
             raise StorageError(f"starting upload of {full_key}: {_describe(exc)}") from exc
