@@ -41,10 +41,10 @@ class CiPipeline:
     job_id: int | None = None
 
 
-def parse_duration(text: str) -> dt.timedelta:
+def parse_duration(text: str, *, allow_zero: bool = False) -> dt.timedelta:
     """`90s`, `30m`, `1h`, `2d`."""
     match = _DURATION_RE.match(text.strip())
-    if not match or int(match.group(1)) == 0:
+    if not match or (int(match.group(1)) == 0 and not allow_zero):
         raise AdminError(f"not a duration such as 30m, 1h or 2d: {text!r}")
     return dt.timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 

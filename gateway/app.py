@@ -12,11 +12,13 @@ from gateway.api.middleware import error_middleware, on_response_prepare, reques
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
 from gateway.db.identity import IdentityRepository
+from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import PackageRepository
 from gateway.db.pipelines import PipelineRepository
 from gateway.db.pool import open_database
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
+from gateway.gc import gc_ctx
 from gateway.keys import (
     AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, OBJECT_STORES, REGISTRY, SETTINGS,
 )
@@ -46,7 +48,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     identity, packages = IdentityRepository(pool), PackageRepository(pool)
     app[AUTHENTICATOR] = Authenticator(identity, settings.trusted_proxy_secret)
     app[REGISTRY] = Registry(settings, app[OBJECT_STORES], packages,
-                             UploadPolicy(identity, packages))
+                             UploadPolicy(identity, packages), UploadIntentRepository(pool))
     app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORES])
     app[IDENTITY], app[PROTECTION] = identity, ProtectionRules(identity)
     app[CATALOG] = Catalog(packages, app[DESTROYER], app[PROTECTION])
@@ -71,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(destroyer_ctx)
+    app.cleanup_ctx.append(gc_ctx)
     app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
     return app

@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="create the database (embedded or GATEWAY_DATABASE_URL) and migrate it")
     commands.add_parser("migrate", help="apply pending database migrations")
 
+    gc = commands.add_parser("gc", help="remove what failed or crashed uploads left in storage; "
+                                        "prints a JSON summary")
+    gc.add_argument("--min-age", type=_age, metavar="DURATION",
+                    help="leave anything younger alone, such as 0s, 30m, 2h "
+                         "(default: the upload timeout plus 10 minutes)")
+    gc.add_argument("--dry-run", action="store_true", help="report what would go, remove nothing")
+
     config = commands.add_parser("config", help="show or check the effective settings")
     config_actions = config.add_subparsers(dest="action", required=True)
     config_show = config_actions.add_parser(
@@ -169,6 +176,13 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _age(text: str) -> dt.timedelta:
+    try:
+        return parse_duration(text, allow_zero=True)
+    except GatewayError as exc:
+        raise argparse.ArgumentTypeError(exc.detail or text) from None
+
+
 def _bool(text: str) -> bool:
     try:
         return parse_bool(text)
@@ -200,6 +214,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config" and args.action == "show":
             rows = describe(settings, read_sources(), overrides)
             print(json.dumps(rows) if args.json else render_table(rows))
+            return 0
+        if args.command == "gc":
+            from gateway.gc import run_collection
+
+            require_embedded_cluster(settings, create=False)
+            output = asyncio.run(run_collection(settings, args.min_age, args.dry_run))
+            print(json.dumps(output))
             return 0
         output, status = asyncio.run(_run(settings, args))
     except (SettingsError, GatewayError, MigrationError) as exc:

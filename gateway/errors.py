@@ -122,8 +122,9 @@ class NotFound(GatewayError):
 
 
 class RecordNotFound(NotFound):
-    """GitLab's answer when a lookup by name or id finds nothing (its
-    ActiveRecord::RecordNotFound rescue): a lower-case "found"."""
+    """GitLab's answer when a lookup by name or id finds nothing, or a record
+    vanished while the request used it (its ActiveRecord::RecordNotFound rescue):
+    a lower-case "found"."""
 
     @property
     def message(self) -> str:
@@ -172,17 +173,25 @@ class UploadTimeout(GatewayError):
 
 
 class ServiceUnavailable(GatewayError):
-    """A backing service (database, object store) failed; the client may retry."""
+    """A backing service (database, object store) failed; the client may retry.
+
+    The detail names endpoints, keys and upload ids: it goes to the log (and to
+    the operator's CLI), while the answer body says only which service failed.
+    """
 
     status, title = 503, "Service Unavailable"
+    service = "a backing service"
+
+    def body(self) -> dict[str, str]:
+        return {"message": f"{self.status} {self.title} - {self.service} is unavailable"}
 
 
 class StorageError(ServiceUnavailable):
-    pass
+    service = "object storage"
 
 
 class DatabaseError(ServiceUnavailable):
-    pass
+    service = "the database"
 
 
 class DatabaseUnreachable(DatabaseError):

@@ -12,10 +12,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from gateway.auth import Access
+from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
-    DatabaseError, DatabaseUnreachable, GatewayError, NotFoundInStorage, PayloadTooLarge,
-    RecordNotFound,
+    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, NotFoundInStorage,
+    PayloadTooLarge, RecordNotFound,
 )
 from gateway.logs import get_logger
 from gateway.metrics import UPLOADS_IN_FLIGHT
@@ -37,12 +38,13 @@ class Published:
 
 class Registry:
     def __init__(self, settings: Settings, stores: ObjectStores, packages: PackageRepository,
-                 policy: UploadPolicy) -> None:
+                 policy: UploadPolicy, intents: UploadIntentRepository) -> None:
         self.settings = settings
         self.stores = stores
         self.store = stores.primary  # where new uploads go
         self.packages = packages
         self.policy = policy
+        self.intents = intents
         self.uploads_in_flight = 0
 
     def check_declared_size(self, declared_length: int | None) -> None:
@@ -56,6 +58,9 @@ class Registry:
         self.check_declared_size(declared_length)
         forbid_duplicate = await self.policy.check(access, target)
         key = new_object_key(access.project.id)
+        # Before the first byte goes to storage: a crash from here on leaves an
+        # intent for the garbage collector, never an unknown object.
+        await self.intents.record(key, self.store.name)
         self.uploads_in_flight += 1
         UPLOADS_IN_FLIGHT.inc()
         try:
@@ -66,6 +71,7 @@ class Registry:
                 max_size=self.settings.effective_max_file_size,
                 expected=expected,
                 timeout=self.settings.upload_timeout,
+                on_clean_failure=lambda: self._forget_intent(key),
             )
             try:
                 record = await self.packages.add_generic_file(
@@ -96,18 +102,28 @@ class Registry:
         Anything else (a connection lost or a cancellation during COMMIT) may have
         committed the row: look before deleting what a row may point at.
         """
-        if isinstance(exc, DatabaseUnreachable) or (isinstance(exc, GatewayError)
-                                                   and not isinstance(exc, DatabaseError)):
-            await self.store.delete_quietly(key)
-            return
+        if not (isinstance(exc, DatabaseUnreachable) or (isinstance(exc, GatewayError)
+                                                        and not isinstance(exc, DatabaseError))):
+            try:
+                recorded = await self.packages.object_recorded(key)
+            except Exception:
+                # A committed row took the intent with it; an intent left means
+                # no row, and the garbage collector removes the object then.
+                log.error("upload_outcome_unknown", key=key, error=repr(exc),
+                          note="object kept: its row may have been committed")
+                return
+            if recorded:
+                return
+        if await self.store.delete_quietly(key):
+            await self._forget_intent(key)
+
+    async def _forget_intent(self, key: str) -> None:
+        """The upload failed and left nothing in storage: its intent can go. If
+        this fails, the garbage collector finds nothing to remove and drops it."""
         try:
-            recorded = await self.packages.object_recorded(key)
-        except Exception:
-            log.error("upload_outcome_unknown", key=key, error=repr(exc),
-                      note="object kept: its row may have been committed")
-            return
-        if not recorded:
-            await self.store.delete_quietly(key)
+            await self.intents.forget(key)
+        except GatewayError as exc:
+            log.warning("upload_intent_kept", key=key, error=exc.message)
 
     async def find_download(self, access: Access, target: GenericTarget) -> PackageFile:
         record = await self.packages.find_generic_download(
@@ -125,14 +141,18 @@ class Registry:
                         length: int) -> AsyncIterator[AsyncIterator[bytes]]:
         """The file's bytes from the store its row names. When the object is gone,
         the row is read again: a file moved to another store (`gateway storage
-        migrate`) is read from there."""
+        migrate`) is read from there, and one deleted since we found its row (its
+        package was just destroyed) is simply not there any more. A live row
+        without its object stays a storage error."""
         async with AsyncExitStack() as stack:
             store = self.stores.for_file_store(record.file_store)
             try:
                 chunks = await stack.enter_async_context(store.open(record.object_key, offset, length))
             except NotFoundInStorage:
                 current = await self.packages.find_file_by_id(record.id)
-                if current is None or current.object_key == record.object_key:
+                if current is None or not await self.packages.file_is_live(record.id):
+                    raise RecordNotFound() from None
+                if current.object_key == record.object_key:
                     raise
                 moved = self.stores.for_file_store(current.file_store)
                 chunks = await stack.enter_async_context(moved.open(current.object_key, offset, length))

@@ -26,6 +26,9 @@ S3_MIN_PART_SIZE = 5 * MiB
 S3_MAX_PART_SIZE = 5 * GiB
 
 ENV_PREFIX = "GATEWAY_"
+# Added to the upload timeout for the garbage collector's default minimum age:
+# time for an upload's row to commit after its last byte.
+GC_MARGIN = 600.0
 
 
 class SettingsError(ValueError):
@@ -41,6 +44,9 @@ class S3Settings:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     addressing_style: str = "auto"
+    # Seconds: to open a connection, and of silence while waiting for an answer.
+    connect_timeout: float = 3.0
+    read_timeout: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,19 @@ class Settings:
     external_url: str | None = None
     # Set: `/metrics` answers only requests with `Authorization: Bearer <token>`.
     metrics_token: str | None = None
+    # Seconds between garbage collections in `serve`; 0 turns them off.
+    gc_interval: float = 3600.0
+    # Leftovers younger than this are left alone; unset: the upload timeout
+    # plus GC_MARGIN, so no upload still running can lose its object.
+    gc_min_age: float | None = None
 
     @property
     def effective_max_file_size(self) -> int:
         return self.max_file_size or 5 * TiB
+
+    @property
+    def effective_gc_min_age(self) -> float:
+        return self.upload_timeout + GC_MARGIN if self.gc_min_age is None else self.gc_min_age
 
     @property
     def objects_dir(self) -> Path:
@@ -96,6 +111,7 @@ class Settings:
             "metrics_token",
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
+            "s3_connect_timeout", "s3_read_timeout", "gc_interval", "gc_min_age",
         }
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -122,6 +138,8 @@ class Settings:
             trusted_proxy_secret=get("trusted_proxy_secret") or None,
             external_url=get("external_url") or None,
             metrics_token=get("metrics_token") or None,
+            gc_interval=_float("gc_interval", get("gc_interval"), defaults.gc_interval),
+            gc_min_age=_float("gc_min_age", get("gc_min_age"), 0.0) if get("gc_min_age") else None,
         )
         settings.validate()
         return settings
@@ -147,6 +165,15 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXY_SECRET must be at least 32 characters")
         if not math.isfinite(self.upload_timeout) or self.upload_timeout <= 0:
             raise SettingsError(f"{ENV_PREFIX}UPLOAD_TIMEOUT must be positive (seconds)")
+        if not math.isfinite(self.gc_interval) or self.gc_interval < 0:
+            raise SettingsError(f"{ENV_PREFIX}GC_INTERVAL must be 0 (off) or positive (seconds)")
+        if self.gc_min_age is not None and not (math.isfinite(self.gc_min_age)
+                                                and self.gc_min_age >= 0):
+            raise SettingsError(f"{ENV_PREFIX}GC_MIN_AGE must be 0 or positive (seconds)")
+        if self.s3 is not None and not all(math.isfinite(t) and t > 0 for t in (
+                self.s3.connect_timeout, self.s3.read_timeout)):
+            raise SettingsError(
+                f"{ENV_PREFIX}S3_CONNECT_TIMEOUT and {ENV_PREFIX}S3_READ_TIMEOUT must be positive")
         if self.database_url is not None and not self.database_url.startswith(
             ("postgres://", "postgresql://")
         ):
@@ -208,6 +235,10 @@ def _s3_settings(raw: Mapping[str, str]) -> S3Settings | None:
         access_key_id=key_id or None,
         secret_access_key=secret or None,
         addressing_style=style,
+        connect_timeout=_float("s3_connect_timeout", raw.get("s3_connect_timeout"),
+                               S3Settings.connect_timeout),
+        read_timeout=_float("s3_read_timeout", raw.get("s3_read_timeout"),
+                            S3Settings.read_timeout),
     )
 
 

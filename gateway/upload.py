@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.errors import ChecksumMismatch, GatewayError, PayloadTooLarge, UploadTimeout
@@ -87,20 +87,35 @@ async def upload_stream(
     max_size: int,
     expected: ExpectedDigests | None = None,
     timeout: float | None = None,
+    on_clean_failure: Callable[[], Awaitable[None]] | None = None,
 ) -> StoredObject:
-    """Stream `body` into a new object at `key`; nothing remains unless this returns."""
+    """Stream `body` into a new object at `key`; nothing remains unless this returns.
+
+    When it fails and the store confirms nothing remains, `on_clean_failure` is
+    awaited (shielded from cancellation) before the error propagates.
+    """
     hasher = MultiHasher()
+    upload: ObjectUpload | None = None
     try:
         async with asyncio.timeout(timeout):
-            async with await store.begin_upload(key) as upload:
+            upload = await store.begin_upload(key)
+            async with upload:
                 size, parts = await _pump(body, upload, hasher, sizer, max_size,
                                           store.part_concurrency)
                 digests = hasher.digests()
                 if expected is not None:
                     expected.verify(digests)
                 await upload.complete()
-    except TimeoutError:
-        raise UploadTimeout("the upload took longer than the server allows") from None
+    except BaseException as exc:
+        # A begin that failed may still have made something (S3's answer lost on
+        # the way); a cancelled one is undone by the store.
+        clean = (not upload.left_behind if upload is not None
+                 else isinstance(exc, asyncio.CancelledError))
+        if clean and on_clean_failure is not None:
+            await asyncio.shield(on_clean_failure())
+        if isinstance(exc, TimeoutError):
+            raise UploadTimeout("the upload took longer than the server allows") from None
+        raise
     return StoredObject(key=key, size=size, parts=parts, digests=digests)
 
 

@@ -117,7 +117,7 @@ class Gateway:
 
     # -- looks behind the gateway's back ----------------------------------------
     async def count(self, table: str) -> int:
-        assert table in {"packages", "package_files", "projects", "users"}
+        assert table in {"packages", "package_files", "projects", "users", "upload_intents"}
         async with self.pool.acquire() as conn:
             return await conn.fetchval(f"SELECT count(*) FROM {table}")
 
@@ -139,6 +139,7 @@ class Gateway:
     async def assert_nothing_stored(self) -> None:
         """No package-file row, no object (nor temp file), no dangling multipart upload."""
         assert await self.count("package_files") == 0
+        assert await self.count("upload_intents") == 0
         assert await asyncio.to_thread(self.stored_objects) == []
         assert await asyncio.to_thread(self.multipart_uploads) == []
 

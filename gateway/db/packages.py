@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from gateway.db.base import Repository
-from gateway.errors import DuplicatePackage, NotFound
+from gateway.errors import DuplicatePackage, NotFound, UploadTimeout
 from gateway.models import Package, PackageFile
 
 
@@ -39,7 +39,8 @@ class DestroyBatch:
 class PackageRepository(Repository):
     async def add_generic_file(self, project_id: int, name: str, version: str, status: str | None,
                                new_file: NewPackageFile, *, forbid_duplicate: bool) -> PackageFile:
-        """Find or create the package and add the file, in one transaction.
+        """Find or create the package and add the file, and end the upload's
+        intent, in one transaction.
 
         The upsert locks the package row until commit, so concurrent uploads to one
         package queue here and each sees the files committed before it: two uploads
@@ -53,18 +54,26 @@ class PackageRepository(Repository):
                         self.query("live_file_exists_in_package"), package["id"], new_file.file_name):
                     raise DuplicatePackage()
                 row = await conn.fetchrow(
-                    self.query("insert_package_file"), package["id"], new_file.file_name,
-                    new_file.size, new_file.md5, new_file.sha1, new_file.sha256,
+                    self.query("insert_package_file_clearing_intent"), package["id"],
+                    new_file.file_name, new_file.size, new_file.md5, new_file.sha1, new_file.sha256,
                     new_file.file_store, new_file.object_key, new_file.actor_kind,
                     new_file.actor_user_id, new_file.actor_token_id, new_file.actor_name,
                     new_file.ci_pipeline_id, new_file.ci_job_id,
                 )
+                if row is None:
+                    # The garbage collector took this upload's intent: it outlived
+                    # the upload timeout, and its object may be gone already.
+                    raise UploadTimeout("the upload took longer than the server allows")
         except asyncpg.ForeignKeyViolationError:
             raise NotFound("Project") from None  # deleted while the file streamed in
         return PackageFile.from_row(row)
 
     async def object_recorded(self, object_key: str) -> bool:
         return await self.fetchval("object_recorded", object_key)
+
+    async def file_is_live(self, file_id: int) -> bool:
+        """Neither the file nor its package is being destroyed."""
+        return await self.fetchval("package_file_is_live", file_id)
 
     async def generic_file_exists(self, project_id: int, name: str, version: str,
                                   file_name: str) -> bool:

@@ -137,16 +137,6 @@ ON CONFLICT (project_id, package_type, name, version) WHERE status <> 'pending_d
 DO UPDATE SET status = COALESCE($4::text, packages.status), updated_at = now()
 RETURNING id, status;
 
--- name: insert_package_file
-INSERT INTO package_files
-    (package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store, object_key,
-     actor_kind, actor_user_id, actor_token_id, actor_name,
-     ci_pipeline_id, ci_job_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-        $13, $14)
-RETURNING id, package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store,
-          object_key, created_at, updated_at;
-
 -- name: object_recorded
 SELECT EXISTS (SELECT 1 FROM package_files WHERE object_key = $1);
 

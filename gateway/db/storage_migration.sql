@@ -21,7 +21,12 @@ WHERE f.file_store <> $1 AND f.status = 'default' AND p.status <> 'pending_destr
 
 -- name: switch_file_store
 -- Point the row at its copy, only if it still points where the copy was made
--- from (it may have been deleted or moved meanwhile).
-UPDATE package_files SET file_store = $3, object_key = $4, updated_at = now()
-WHERE id = $1 AND object_key = $2 AND status = 'default'
+-- from (it may have been deleted or moved meanwhile); the copy's upload intent
+-- ends in the same statement, as an upload's does with its row.
+WITH intent AS (
+    DELETE FROM upload_intents WHERE object_key = $4 RETURNING object_key
+)
+UPDATE package_files SET file_store = $3, object_key = intent.object_key, updated_at = now()
+FROM intent
+WHERE id = $1 AND package_files.object_key = $2 AND status = 'default'
 RETURNING id;

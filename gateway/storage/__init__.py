@@ -43,6 +43,10 @@ class ObjectStores:
         self.primary = primary
         self._by_file_store = {store.file_store: store for store in [*others, primary]}
 
+    def all(self) -> list[ObjectStore]:
+        """The primary store first."""
+        return [self.primary, *(s for s in self._by_file_store.values() if s is not self.primary)]
+
     def for_file_store(self, file_store: int) -> ObjectStore:
         try:
             return self._by_file_store[file_store]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import datetime as dt
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
 
@@ -24,6 +27,22 @@ FILE_STORE_REMOTE = 2
 def new_object_key(project_id: int) -> str:
     """Keys never contain user text, so traversal in storage cannot happen."""
     return f"projects/{project_id}/{uuid.uuid4().hex}"
+
+
+# What `new_object_key` makes: the garbage collector never touches anything else.
+OBJECT_KEY_RE = re.compile(r"\Aprojects/[0-9]+/[0-9a-f]{32}\Z")
+# Where every object key starts.
+OBJECT_KEY_PREFIX = "projects/"
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """Something in the store that the garbage collector may remove: a complete
+    object, or an unfinished upload (S3 multipart upload, temporary file)."""
+
+    key: str  # the object key it belongs to
+    modified: dt.datetime  # when it was last written (or the upload started), UTC
+    upload_ref: str | None = None  # the upload id or temp file name; None: an object
 
 
 async def settle(coro: Awaitable[T], undo: Callable[[T], Awaitable[None]]) -> T:
@@ -51,6 +70,9 @@ class ObjectUpload(abc.ABC):
     """
 
     completed = False
+    # Set when an abort failed to remove what the upload had stored: the
+    # upload's intent must then stay, for the garbage collector to retry.
+    left_behind = False
     _finishing = False
 
     @abc.abstractmethod
@@ -82,6 +104,7 @@ class ObjectUpload(abc.ABC):
                 await self._discard()
         except Exception:
             # Never mask the error that caused the abort; the log keeps the key.
+            self.left_behind = True
             log.exception("abort_failed", upload=repr(self))
 
     async def __aenter__(self) -> ObjectUpload:
@@ -115,9 +138,28 @@ class ObjectStore(abc.ABC):
     async def check(self) -> None:
         """Raise StorageError when the store cannot be used."""
 
-    async def delete_quietly(self, key: str) -> None:
-        """Best-effort removal after a failed request; shielded from cancellation."""
+    @abc.abstractmethod
+    def list_objects(self) -> AsyncIterator[list[StoredItem]]:
+        """Complete objects under the gateway's keys, a page at a time."""
+
+    @abc.abstractmethod
+    def list_unfinished(self) -> AsyncIterator[list[StoredItem]]:
+        """Unfinished uploads under the gateway's keys, a page at a time."""
+
+    @abc.abstractmethod
+    async def remove_unfinished(self, item: StoredItem) -> None:
+        """Abort one unfinished upload; one already gone is not an error."""
+
+    @abc.abstractmethod
+    async def remove_all_for(self, key: str) -> None:
+        """Abort every unfinished upload of `key`, then delete its object."""
+
+    async def delete_quietly(self, key: str) -> bool:
+        """Best-effort removal after a failed request; shielded from cancellation.
+        Returns whether the object is gone."""
         try:
             await asyncio.shield(self.delete(key))
         except Exception:
             log.exception("object_delete_failed", key=key)
+            return False
+        return True

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +20,16 @@ import aiofiles
 import aiofiles.os
 
 from gateway.errors import NotFoundInStorage, StorageError
-from gateway.storage.base import FILE_STORE_LOCAL, ObjectStore, ObjectUpload, settle
+from gateway.storage.base import (
+    FILE_STORE_LOCAL, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, StoredItem, settle,
+)
 
 READ_CHUNK = 256 * 1024
+# `.<object name>.<random>.tmp`, beside where the object will be.
+_TEMP_NAME_RE = re.compile(r"\A\.([0-9a-f]{32})\.[0-9a-f]{32}\.tmp\Z")
+# Objects are readable by the gateway's user only.
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 class FilesystemUpload(ObjectUpload):
@@ -77,14 +86,14 @@ class FilesystemObjectStore(ObjectStore):
 
     async def begin_upload(self, key: str) -> FilesystemUpload:
         final_path = self.path_for(key)
-        tmp_path = final_path.parent / f".{final_path.name}.{uuid.uuid4().hex}.tmp"
+        tmp_path = final_path.parent / _temp_name(final_path.name)
         async def undo(handle: aiofiles.threadpool.binary.AsyncBufferedIOBase) -> None:
             await handle.close()
             await _remove_if_present(tmp_path)
 
         try:
-            await aiofiles.os.makedirs(final_path.parent, exist_ok=True)
-            handle = await settle(aiofiles.open(tmp_path, "xb"), undo)
+            await asyncio.to_thread(_make_private_dirs, final_path.parent)
+            handle = await settle(aiofiles.open(tmp_path, "xb", opener=_private_opener), undo)
         except OSError as exc:
             raise StorageError(f"creating {tmp_path.name}: {exc.strerror}") from exc
         return FilesystemUpload(handle, tmp_path, final_path)
@@ -110,9 +119,71 @@ class FilesystemObjectStore(ObjectStore):
         except OSError as exc:
             raise StorageError(f"deleting {key}: {exc.strerror}") from exc
 
+    async def list_objects(self) -> AsyncIterator[list[StoredItem]]:
+        async for page in self._scan():
+            if objects := [item for item in page if item.upload_ref is None]:
+                yield objects
+
+    async def list_unfinished(self) -> AsyncIterator[list[StoredItem]]:
+        async for page in self._scan():
+            if temp_files := [item for item in page if item.upload_ref is not None]:
+                yield temp_files
+
+    async def _scan(self) -> AsyncIterator[list[StoredItem]]:
+        """Objects and temp files, one project folder at a time."""
+        top = self.root / OBJECT_KEY_PREFIX
+        try:
+            folders = await asyncio.to_thread(lambda: sorted(p for p in top.iterdir() if p.is_dir()))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"listing {top}: {exc.strerror}") from exc
+        for folder in folders:
+            try:
+                yield await asyncio.to_thread(self._scan_folder, folder)
+            except OSError as exc:
+                raise StorageError(f"listing {folder}: {exc.strerror}") from exc
+
+    def _scan_folder(self, folder: Path) -> list[StoredItem]:
+        items = []
+        for entry in os.scandir(folder):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            key = f"{OBJECT_KEY_PREFIX}{folder.name}/{entry.name}"
+            ref = None
+            if temp := _TEMP_NAME_RE.match(entry.name):
+                key, ref = f"{OBJECT_KEY_PREFIX}{folder.name}/{temp.group(1)}", entry.name
+            if not OBJECT_KEY_RE.match(key):
+                continue
+            try:
+                modified = dt.datetime.fromtimestamp(entry.stat().st_mtime, dt.UTC)
+            except FileNotFoundError:
+                continue  # went while we looked
+            items.append(StoredItem(key, modified, ref))
+        return items
+
+    async def remove_unfinished(self, item: StoredItem) -> None:
+        assert item.upload_ref is not None and _TEMP_NAME_RE.match(item.upload_ref)
+        path = self.path_for(item.key).parent / item.upload_ref
+        try:
+            await _remove_if_present(path)
+        except OSError as exc:
+            raise StorageError(f"removing {item.upload_ref}: {exc.strerror}") from exc
+
+    async def remove_all_for(self, key: str) -> None:
+        final_path = self.path_for(key)
+        try:
+            temp_files = await asyncio.to_thread(
+                lambda: list(final_path.parent.glob(_temp_name(final_path.name, "*"))))
+            for path in temp_files:
+                await _remove_if_present(path)
+        except OSError as exc:
+            raise StorageError(f"removing temp files of {key}: {exc.strerror}") from exc
+        await self.delete(key)
+
     async def check(self) -> None:
         try:
-            await aiofiles.os.makedirs(self.root, exist_ok=True)
+            await asyncio.to_thread(_make_private_dirs, self.root)
         except OSError as exc:
             raise StorageError(f"object folder {self.root}: {exc.strerror}") from exc
         if not os.access(self.root, os.W_OK):
@@ -136,6 +207,26 @@ async def _read_range(handle: aiofiles.threadpool.binary.AsyncBufferedReader,
 async def _remove_if_present(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         await aiofiles.os.remove(path)
+
+
+def _temp_name(object_name: str, random: str | None = None) -> str:
+    return f".{object_name}.{random or uuid.uuid4().hex}.tmp"
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, FILE_MODE)
+
+
+def _make_private_dirs(path: Path) -> None:
+    """Like makedirs, but every folder it creates is 0700 (makedirs gives the mode
+    to the last one only)."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, DIR_MODE)
 
 
 def _fsync_dir(path: Path) -> None:

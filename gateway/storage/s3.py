@@ -1,33 +1,127 @@
 """S3 object store on aiobotocore: multipart uploads only, ranged streaming reads.
 
-botocore errors are translated here, at the module that calls S3.
+botocore errors are translated here, at the module that calls S3. Every call
+has connect and read timeouts, and transient failures (connection errors,
+timeouts, 5xx, SlowDown) are retried here with backoff within a bounded window,
+so an S3 outage fails a request in seconds rather than hanging it. The error
+detail (endpoint, key, upload id) goes to StorageError's detail, which is
+logged and never sent to clients.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import botocore.exceptions
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import NotFoundInStorage, StorageError
+from gateway.logs import get_logger
 from gateway.metrics import instrument_s3_client
 from gateway.settings import S3Settings
-from gateway.storage.base import FILE_STORE_REMOTE, ObjectStore, ObjectUpload, settle
+from gateway.storage.base import (
+    FILE_STORE_REMOTE, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, StoredItem,
+    settle,
+)
+
+log = get_logger(__name__)
 
 READ_CHUNK = 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
+# One call, retries included, gives up once this long has passed: with the
+# read timeout it bounds how long an outage holds a request (a part's write,
+# then the abort) to well under 30 s.
+RETRY_WINDOW = 20.0
+# Cleaning up after a failure is bounded harder: the failure is answered
+# first, and the upload's intent keeps what could not be removed for the
+# garbage collector.
+CLEANUP_WINDOW = 5.0
+MAX_ATTEMPTS = 5
+# A request with a body (a part) gets the read timeout plus the time to send
+# the body at this rate, whatever the HTTP client does: its own read timeout
+# does not run while a stalled server leaves the body unsent.
+MIN_SEND_RATE = 8 * 1024 * 1024
+FIRST_BACKOFF = 0.2
+MAX_BACKOFF = 2.0
+_TRANSIENT_CODES = {
+    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeoutException",
+    "InternalError", "ServiceUnavailable", "503", "500", "502", "504",
+}
+_TRANSPORT_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError,
+                     aiohttp.ClientError, OSError, TimeoutError)
 
-def _describe(exc: Exception) -> str:
+
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip(": ")
-    return str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _is_transient(exc: BaseException, idempotent: bool) -> bool:
+    if isinstance(exc, ClientError):
+        # S3 answered: the request did nothing, whatever it was.
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return _code(exc) in _TRANSIENT_CODES or status >= 500
+    if not idempotent:
+        # Only when the request surely never reached S3.
+        return isinstance(exc, (botocore.exceptions.EndpointConnectionError,
+                                aiohttp.ClientConnectorError))
+    return isinstance(exc, _TRANSPORT_ERRORS)
+
+
+async def s3_call(client: Any, operation: str, *, window: float = RETRY_WINDOW,
+                  idempotent: bool = True, **params: Any) -> Any:
+    """`client.<operation>(**params)`, retried with backoff on transient failures
+    while the window lasts. A ClientError that is not transient is raised as it
+    is, for the caller to read its code; anything else that ends the tries is
+    raised as StorageError. A call that is not `idempotent` is retried only when
+    S3 cannot have acted on it."""
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + window
+    delay = FIRST_BACKOFF
+    attempt = 1
+    attempt_limit = None
+    if "Body" in params:
+        config = client.meta.config
+        attempt_limit = config.read_timeout + len(params["Body"]) / MIN_SEND_RATE
+    while True:
+        try:
+            async with asyncio.timeout(attempt_limit):
+                return await getattr(client, operation)(**params)
+        except (ClientError, BotoCoreError, *_TRANSPORT_ERRORS) as exc:
+            transient = _is_transient(exc, idempotent)
+            if not transient or attempt >= MAX_ATTEMPTS or loop.time() + delay >= give_up_at:
+                if isinstance(exc, ClientError) and not transient:
+                    raise
+                raise StorageError(f"{operation} failed after {attempt} attempt(s): "
+                                   f"{_describe(exc)}") from exc
+            log.warning("s3_retry", operation=operation, attempt=attempt, error=_describe(exc),
+                        retry_in_s=delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MAX_BACKOFF)
+        attempt += 1
+
+
+async def _cleanup_call(client: Any, operation: str, **params: Any) -> Any:
+    """An s3_call after a failure: bounded by CLEANUP_WINDOW whatever S3 does."""
+    try:
+        async with asyncio.timeout(CLEANUP_WINDOW):
+            return await s3_call(client, operation, window=CLEANUP_WINDOW, **params)
+    except TimeoutError:
+        raise StorageError(f"{operation} took longer than {CLEANUP_WINDOW} s") from None
 
 
 class S3Upload(ObjectUpload):
@@ -43,37 +137,55 @@ class S3Upload(ObjectUpload):
 
     async def write_part(self, number: int, data: bytes) -> None:
         try:
-            response = await self._client.upload_part(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-                PartNumber=number, Body=data,
+            response = await s3_call(
+                self._client, "upload_part", Bucket=self._bucket, Key=self._key,
+                UploadId=self._upload_id, PartNumber=number, Body=data,
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"uploading part {number}: {_describe(exc)}") from exc
+        except ClientError as exc:
+            raise StorageError(f"uploading part {number} of {self!r}: {_describe(exc)}") from exc
         self._etags[number] = response["ETag"]
 
     async def _complete(self) -> None:
         parts = [{"PartNumber": n, "ETag": self._etags[n]} for n in sorted(self._etags)]
         try:
-            await self._client.complete_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"completing upload: {_describe(exc)}") from exc
+            await s3_call(self._client, "complete_multipart_upload", Bucket=self._bucket,
+                          Key=self._key, UploadId=self._upload_id,
+                          MultipartUpload={"Parts": parts})
+        except ClientError as exc:
+            # A retried complete finds the upload gone if the lost first try
+            # completed it: the object is then there, under our unique key.
+            if _code(exc) == "NoSuchUpload" and await self._object_exists():
+                return
+            raise StorageError(f"completing {self!r}: {_describe(exc)}") from exc
+
+    async def _object_exists(self) -> bool:
+        try:
+            await s3_call(self._client, "head_object", Bucket=self._bucket, Key=self._key)
+        except (ClientError, StorageError):
+            return False
+        return True
 
     async def _abort(self) -> None:
         await abort_multipart_upload(self._client, self._bucket, self._key, self._upload_id)
 
     async def _discard(self) -> None:
-        await self._client.delete_object(Bucket=self._bucket, Key=self._key)
+        await _delete_object(self._client, self._bucket, self._key)
 
 
 async def abort_multipart_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
     try:
-        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        await _cleanup_call(client, "abort_multipart_upload", Bucket=bucket, Key=key,
+                            UploadId=upload_id)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
-            raise
+        if _code(exc) != "NoSuchUpload":
+            raise StorageError(f"aborting upload {upload_id} of {key}: {_describe(exc)}") from exc
+
+
+async def _delete_object(client: Any, bucket: str, key: str) -> None:
+    try:
+        await _cleanup_call(client, "delete_object", Bucket=bucket, Key=key)
+    except ClientError as exc:
+        raise StorageError(f"deleting {key}: {_describe(exc)}") from exc
 
 
 class S3ObjectStore(ObjectStore):
@@ -97,11 +209,13 @@ class S3ObjectStore(ObjectStore):
 
         try:
             # Settled even if cancelled: S3 may create the upload before we hear back.
-            response = await settle(self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=full_key, ContentType="application/octet-stream",
+            # Not retried once sent: a lost answer would leave a second upload.
+            response = await settle(s3_call(
+                self._client, "create_multipart_upload", idempotent=False, Bucket=self._bucket,
+                Key=full_key, ContentType="application/octet-stream",
             ), undo)
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"starting upload: {_describe(exc)}") from exc
+        except ClientError as exc:
+            raise StorageError(f"starting upload of {full_key}: {_describe(exc)}") from exc
         return S3Upload(self._client, self._bucket, full_key, response["UploadId"])
 
     @asynccontextmanager
@@ -109,27 +223,85 @@ class S3ObjectStore(ObjectStore):
         request: dict[str, Any] = {"Bucket": self._bucket, "Key": self.full_key(key)}
         request["Range"] = f"bytes={offset}-{offset + length - 1}"
         try:
-            response = await self._client.get_object(**request)
+            response = await s3_call(self._client, "get_object", **request)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+            if _code(exc) in _MISSING_CODES:
                 raise NotFoundInStorage(f"object {key} is missing") from exc
-            raise StorageError(f"reading {key}: {_describe(exc)}") from exc
-        except BotoCoreError as exc:
             raise StorageError(f"reading {key}: {_describe(exc)}") from exc
         async with response["Body"] as body:
             yield _chunks(body)
 
     async def delete(self, key: str) -> None:
         try:
-            await self._client.delete_object(Bucket=self._bucket, Key=self.full_key(key))
-        except (ClientError, BotoCoreError) as exc:
+            await s3_call(self._client, "delete_object", Bucket=self._bucket,
+                          Key=self.full_key(key))
+        except ClientError as exc:
             raise StorageError(f"deleting {key}: {_describe(exc)}") from exc
 
     async def check(self) -> None:
         try:
-            await self._client.head_bucket(Bucket=self._bucket)
-        except (ClientError, BotoCoreError) as exc:
+            await s3_call(self._client, "head_bucket", Bucket=self._bucket)
+        except ClientError as exc:
             raise StorageError(f"S3 bucket {self._bucket!r} is not usable: {_describe(exc)}") from exc
+
+    # -- for the garbage collector ---------------------------------------------
+    def _our_key(self, full_key: str) -> str | None:
+        """The object key of a bucket key, if it is one the gateway made."""
+        key = full_key.removeprefix(self._prefix)
+        return key if full_key.startswith(self._prefix) and OBJECT_KEY_RE.match(key) else None
+
+    async def list_objects(self) -> AsyncIterator[list[StoredItem]]:
+        params: dict[str, Any] = {"Bucket": self._bucket,
+                                  "Prefix": self._prefix + OBJECT_KEY_PREFIX}
+        while True:
+            page = await self._list("list_objects_v2", params)
+            yield [StoredItem(key, _utc(obj["LastModified"])) for obj in page.get("Contents", [])
+                   if (key := self._our_key(obj["Key"]))]
+            if not page.get("IsTruncated"):
+                return
+            params["ContinuationToken"] = page["NextContinuationToken"]
+
+    async def list_unfinished(self) -> AsyncIterator[list[StoredItem]]:
+        params: dict[str, Any] = {"Bucket": self._bucket,
+                                  "Prefix": self._prefix + OBJECT_KEY_PREFIX}
+        while True:
+            page = await self._list("list_multipart_uploads", params)
+            yield [StoredItem(key, _utc(upload["Initiated"]), upload["UploadId"])
+                   for upload in page.get("Uploads", []) if (key := self._our_key(upload["Key"]))]
+            if not page.get("IsTruncated"):
+                return
+            params["KeyMarker"] = page["NextKeyMarker"]
+            params["UploadIdMarker"] = page["NextUploadIdMarker"]
+
+    async def _list(self, operation: str, params: dict[str, Any]) -> Any:
+        try:
+            return await s3_call(self._client, operation, **params)
+        except ClientError as exc:
+            raise StorageError(f"{operation} in {self._bucket}: {_describe(exc)}") from exc
+
+    async def remove_unfinished(self, item: StoredItem) -> None:
+        assert item.upload_ref is not None
+        await abort_multipart_upload(self._client, self._bucket, self.full_key(item.key),
+                                     item.upload_ref)
+
+    async def remove_all_for(self, key: str) -> None:
+        full_key = self.full_key(key)
+        params: dict[str, Any] = {"Bucket": self._bucket, "Prefix": full_key}
+        while True:
+            page = await self._list("list_multipart_uploads", params)
+            for upload in page.get("Uploads", []):
+                if upload["Key"] == full_key:
+                    await abort_multipart_upload(self._client, self._bucket, full_key,
+                                                 upload["UploadId"])
+            if not page.get("IsTruncated"):
+                break
+            params["KeyMarker"] = page["NextKeyMarker"]
+            params["UploadIdMarker"] = page["NextUploadIdMarker"]
+        await self.delete(key)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 async def _chunks(body: Any) -> AsyncIterator[bytes]:
@@ -146,9 +318,10 @@ async def s3_client(settings: S3Settings, max_connections: int) -> AsyncIterator
     """An aiobotocore S3 client; credentials from settings or the standard AWS chain."""
     config = AioConfig(
         max_pool_connections=max_connections,
-        retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=10,
-        read_timeout=120,
+        # Retries are ours (s3_call): bounded in time, not only in count.
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
         s3={"addressing_style": settings.addressing_style},
         # Only checksums S3 requires: other S3 APIs (SeaweedFS, older MinIO) may
         # not know the newer flexible checksums, and we hash the body ourselves.
