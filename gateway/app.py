@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.api.middleware import error_middleware, on_response_prepare, request_log_middleware
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
+from gateway.buffers import ByteBudget
 from gateway.db.identity import IdentityRepository
 from gateway.db.packages import PackageRepository
 from gateway.db.pool import open_database
@@ -19,6 +20,7 @@ from gateway.destroyer import PackageDestroyer
 from gateway.keys import (
     AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, REGISTRY, SETTINGS,
 )
+from gateway.keys import UPLOAD_BUDGET
 from gateway.policy import UploadPolicy
 from gateway.registry import Registry
 from gateway.settings import Settings
@@ -41,7 +43,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, pool = app[SETTINGS], app[DB_POOL]
     identity, packages = IdentityRepository(pool), PackageRepository(pool)
     app[AUTHENTICATOR] = Authenticator(identity, settings.trusted_proxy_secret)
-    app[REGISTRY] = Registry(settings, app[OBJECT_STORE], packages, UploadPolicy(identity, packages))
+    app[REGISTRY] = Registry(settings, app[OBJECT_STORE], packages, UploadPolicy(identity, packages),
+                             budget=app[UPLOAD_BUDGET])
     app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORE])
     app[CATALOG] = Catalog(packages, app[DESTROYER])
     yield
@@ -58,8 +61,11 @@ async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[request_log_middleware, error_middleware])
+    app = web.Application(middlewares=[request_log_middleware, error_middleware],
+                          # Bodies are stored as sent: never decompress a Content-Encoding.
+                          handler_args={"auto_decompress": False})
     app[SETTINGS] = settings
+    app[UPLOAD_BUDGET] = ByteBudget(settings.upload_buffer_bytes)
     app.cleanup_ctx.append(pg_pool_ctx)
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)

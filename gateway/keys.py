@@ -6,6 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.auth import Authenticator
+from gateway.buffers import ByteBudget
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
 from gateway.registry import Registry
@@ -19,3 +20,4 @@ AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 REGISTRY = web.AppKey("registry", Registry)
 CATALOG = web.AppKey("catalog", Catalog)
 DESTROYER = web.AppKey("destroyer", PackageDestroyer)
+UPLOAD_BUDGET = web.AppKey("upload_budget", ByteBudget)

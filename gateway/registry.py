@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from gateway.auth import Access
+from gateway.buffers import ByteBudget
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
     DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
@@ -35,8 +36,10 @@ class Published:
 
 class Registry:
     def __init__(self, settings: Settings, store: ObjectStore, packages: PackageRepository,
-                 policy: UploadPolicy) -> None:
+                 policy: UploadPolicy, *, budget: ByteBudget | None = None) -> None:
         self.settings = settings
+        # Shared by every upload of the process; without one, each upload's is unbounded.
+        self.budget = budget
         self.store = store
         self.packages = packages
         self.policy = policy
@@ -62,6 +65,8 @@ class Registry:
                 max_size=self.settings.effective_max_file_size,
                 expected=expected,
                 timeout=self.settings.upload_timeout,
+                budget=self.budget,
+                idle_timeout=self.settings.body_idle_timeout,
             )
             try:
                 record = await self.packages.add_generic_file(

@@ -55,6 +55,10 @@ class Settings:
     # Larger than GitLab's 5 GiB default; 0 means unlimited (S3's own 5 TiB cap).
     max_file_size: int = 50 * GiB
     upload_timeout: float = 4 * 3600.0
+    # Part buffers of all uploads together; a part that does not fit waits.
+    upload_buffer_bytes: int = 256 * MiB
+    # An upload whose body sends nothing for this long is cut off (408).
+    body_idle_timeout: float = 60.0
     db_pool_min: int = 1
     db_pool_max: int = 10
     migrate_on_start: bool = True
@@ -101,6 +105,7 @@ class Settings:
             "migrate_on_start", "log_level", "log_format", "trusted_proxy_secret", "external_url",
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
+            "upload_buffer_bytes", "body_idle_timeout",
         }
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -126,6 +131,10 @@ class Settings:
             log_format=(get("log_format") or defaults.log_format).lower(),
             trusted_proxy_secret=get("trusted_proxy_secret") or None,
             external_url=get("external_url") or None,
+            upload_buffer_bytes=_size("upload_buffer_bytes", get("upload_buffer_bytes"),
+                                      defaults.upload_buffer_bytes),
+            body_idle_timeout=_float("body_idle_timeout", get("body_idle_timeout"),
+                                     defaults.body_idle_timeout),
         )
         settings.validate()
         return settings
@@ -151,6 +160,10 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXY_SECRET must be at least 32 characters")
         if not math.isfinite(self.upload_timeout) or self.upload_timeout <= 0:
             raise SettingsError(f"{ENV_PREFIX}UPLOAD_TIMEOUT must be positive (seconds)")
+        if self.upload_buffer_bytes <= 0:
+            raise SettingsError(f"{ENV_PREFIX}UPLOAD_BUFFER_BYTES must be positive")
+        if not math.isfinite(self.body_idle_timeout) or self.body_idle_timeout <= 0:
+            raise SettingsError(f"{ENV_PREFIX}BODY_IDLE_TIMEOUT must be positive (seconds)")
         if self.database_url is not None and not self.database_url.startswith(
             ("postgres://", "postgresql://")
         ):
