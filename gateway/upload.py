@@ -148,6 +148,8 @@ async def upload_stream(
                     await upload.complete()
     except TimeoutError:
         raise UploadTimeout("the upload took longer than the server allows") from None
+    finally:
+        reader.drop_pending()
     return StoredObject(key=key, size=reader.total, parts=parts, digests=digests)
 
 
@@ -163,6 +165,11 @@ class _BodyReader:
         self.total = 0
         self.ended = False
 
+    def drop_pending(self) -> None:
+        """Let go of the chunk not yet copied: a failed upload's traceback may
+        keep this reader alive for a while."""
+        self._chunk = memoryview(b"")
+
     async def at_end(self) -> bool:
         """Whether the body is over; reads its next chunk if none is pending."""
         if not self._chunk and not self.ended:
@@ -173,10 +180,10 @@ class _BodyReader:
                 self._chunk = memoryview(chunk)
         return self.ended
 
-    async def read_into(self, buffer: bytearray, start: int) -> int:
-        """Copy body bytes into `buffer[start:]`, at most one chunk; 0 at the end."""
-        if await self.at_end():
-            return 0
+    def copy_into(self, buffer: bytearray, start: int) -> int:
+        """Copy pending bytes into `buffer[start:]`; `at_end()` first fetches them.
+
+        Never awaits, so no suspended frame but the caller's holds the buffer."""
         count = min(len(buffer) - start, len(self._chunk))
         buffer[start:start + count] = self._chunk[:count]
         self._chunk = self._chunk[count:]
@@ -199,18 +206,37 @@ class _BodyReader:
 class _Part:
     """One part's bytes; its reservation is returned once it is hashed and written."""
 
-    def __init__(self, number: int, data: bytes, reserved: int, lease: BudgetLease) -> None:
+    def __init__(self, number: int, data: bytes, reserved: int, lease: BudgetLease,
+                 in_flight: set[_Part]) -> None:
         self.number = number
+        self.length = len(data)
         self.reserved = reserved
         self.data: bytes | None = data
         self._lease = lease
         self._users = 2  # the hasher and a writer
+        self._in_flight = in_flight
+        in_flight.add(self)
 
     def done(self) -> None:
         self._users -= 1
         if self._users == 0:
             self.data = None  # dropped before the bytes go back to the budget
+            self._in_flight.discard(self)
             self._lease.release(self.reserved)
+
+
+async def _read_part(reader: _BodyReader, size: int) -> bytes:
+    """The next part of the body: up to `size` bytes, fewer only at its end."""
+    buffer: bytearray | None = bytearray(size)  # filled in place: never more than reserved
+    try:
+        filled = 0
+        while filled < size and not await reader.at_end():
+            filled += reader.copy_into(buffer, filled)
+        return _frozen(buffer, filled)
+    finally:
+        # Freed now even when failing: a traceback keeps this frame, and its
+        # locals, for as long as the error lives (in a reference cycle: until gc).
+        buffer = None
 
 
 async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
@@ -222,6 +248,9 @@ async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
     """
     # One part waits here while `concurrency` parts are being written.
     queue: asyncio.Queue[_Part | None] = asyncio.Queue(maxsize=1)
+    # Parts not yet hashed and written; on failure their bytes are dropped at
+    # once, not whenever the error's tracebacks are collected.
+    in_flight: set[_Part] = set()
 
     async def write_parts() -> None:
         while (part := await queue.get()) is not None:
@@ -253,19 +282,14 @@ async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
                 if sizer.length is not None and sizer.length > offset:
                     size = min(size, sizer.length - offset)  # the last part is exact
                 await lease.acquire(size)  # waits while the budget is spent
-                buffer = bytearray(size)  # filled in place: never more than reserved
-                filled = 0
-                while filled < size and (count := await reader.read_into(buffer, filled)):
-                    filled += count
-                part = _Part(number, _frozen(buffer, filled), size, lease)
-                del buffer
+                part = _Part(number, await _read_part(reader, size), size, lease, in_flight)
                 # Hash parts strictly in order, overlapping with reading the next.
                 if hashing is not None:
                     await hashing
                 hashing = tasks.create_task(hash_part(part))
                 await queue.put(part)
+                number, offset = number + 1, offset + part.length
                 del part
-                number, offset = number + 1, offset + filled
                 if ended:
                     break
             if hashing is not None:
@@ -273,8 +297,19 @@ async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
             for _ in writers:
                 await queue.put(None)
     except BaseExceptionGroup as group:
-        raise _most_relevant(group) from None
-    return number - 1
+        error = _most_relevant(group)
+    else:
+        return number - 1
+    finally:
+        for unfinished in in_flight:
+            unfinished.data = None
+        in_flight.clear()
+    # Raised outside the handler: inside, the group would become the error's
+    # context, and the group holds the error: a cycle only gc would free.
+    try:
+        raise error
+    finally:
+        del error
 
 
 def _frozen(buffer: bytearray, length: int) -> bytes:
