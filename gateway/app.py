@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.api.middleware import error_middleware, on_response_prepare, request_log_middleware
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
+from gateway.buffers import ByteBudget
 from gateway.db.identity import IdentityRepository
 from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import PackageRepository
@@ -20,9 +21,10 @@ from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
 from gateway.gc import gc_ctx
 from gateway.keys import (
-    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, OBJECT_STORES, REGISTRY, SETTINGS,
+    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, IDENTITY, OBJECT_STORE, OBJECT_STORES, PIPELINES,
+    PROTECTION, REGISTRY, SETTINGS, UPLOAD_BUDGET,
 )
-from gateway.keys import IDENTITY, PIPELINES, PROTECTION
+from gateway.metrics import UPLOAD_BUFFER_IN_USE
 from gateway.pipelines import PackagePipelines
 from gateway.policy import UploadPolicy
 from gateway.protection import ProtectionRules
@@ -48,7 +50,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     identity, packages = IdentityRepository(pool), PackageRepository(pool)
     app[AUTHENTICATOR] = Authenticator(identity, settings.trusted_proxy_secret)
     app[REGISTRY] = Registry(settings, app[OBJECT_STORES], packages,
-                             UploadPolicy(identity, packages), UploadIntentRepository(pool))
+                             UploadPolicy(identity, packages), UploadIntentRepository(pool),
+                             budget=app[UPLOAD_BUDGET])
     app[DESTROYER] = PackageDestroyer(packages, app[OBJECT_STORES])
     app[IDENTITY], app[PROTECTION] = identity, ProtectionRules(identity)
     app[CATALOG] = Catalog(packages, app[DESTROYER], app[PROTECTION])
@@ -67,8 +70,11 @@ async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[request_log_middleware, error_middleware])
+    app = web.Application(middlewares=[request_log_middleware, error_middleware],
+                          # Bodies are stored as sent: never decompress a Content-Encoding.
+                          handler_args={"auto_decompress": False})
     app[SETTINGS] = settings
+    app[UPLOAD_BUDGET] = ByteBudget(settings.upload_buffer_bytes, UPLOAD_BUFFER_IN_USE)
     app.cleanup_ctx.append(pg_pool_ctx)
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)

@@ -6,6 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.auth import Authenticator
+from gateway.buffers import ByteBudget
 from gateway.catalog import Catalog
 from gateway.db.identity import IdentityRepository
 from gateway.destroyer import PackageDestroyer
@@ -26,3 +27,4 @@ DESTROYER = web.AppKey("destroyer", PackageDestroyer)
 IDENTITY = web.AppKey("identity", IdentityRepository)
 PROTECTION = web.AppKey("protection", ProtectionRules)
 PIPELINES = web.AppKey("pipelines", PackagePipelines)
+UPLOAD_BUDGET = web.AppKey("upload_budget", ByteBudget)

@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from gateway.auth import Access
+from gateway.buffers import ByteBudget
 from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
@@ -38,8 +39,11 @@ class Published:
 
 class Registry:
     def __init__(self, settings: Settings, stores: ObjectStores, packages: PackageRepository,
-                 policy: UploadPolicy, intents: UploadIntentRepository) -> None:
+                 policy: UploadPolicy, intents: UploadIntentRepository, *,
+                 budget: ByteBudget | None = None) -> None:
         self.settings = settings
+        # Shared by every upload of the process; without one, each upload's is unbounded.
+        self.budget = budget
         self.stores = stores
         self.store = stores.primary  # where new uploads go
         self.packages = packages
@@ -72,6 +76,8 @@ class Registry:
                 expected=expected,
                 timeout=self.settings.upload_timeout,
                 on_clean_failure=lambda: self._forget_intent(key),
+                budget=self.budget,
+                idle_timeout=self.settings.body_idle_timeout,
             )
             try:
                 record = await self.packages.add_generic_file(

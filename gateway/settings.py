@@ -61,6 +61,10 @@ class Settings:
     # Larger than GitLab's 5 GiB default; 0 means unlimited (S3's own 5 TiB cap).
     max_file_size: int = 50 * GiB
     upload_timeout: float = 4 * 3600.0
+    # Part buffers of all uploads together; a part that does not fit waits.
+    upload_buffer_bytes: int = 256 * MiB
+    # An upload whose body sends nothing for this long is cut off (408).
+    body_idle_timeout: float = 60.0
     db_pool_min: int = 1
     db_pool_max: int = 10
     migrate_on_start: bool = True
@@ -112,6 +116,7 @@ class Settings:
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
             "s3_connect_timeout", "s3_read_timeout", "gc_interval", "gc_min_age",
+            "upload_buffer_bytes", "body_idle_timeout",
         }
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -140,6 +145,10 @@ class Settings:
             metrics_token=get("metrics_token") or None,
             gc_interval=_float("gc_interval", get("gc_interval"), defaults.gc_interval),
             gc_min_age=_float("gc_min_age", get("gc_min_age"), 0.0) if get("gc_min_age") else None,
+            upload_buffer_bytes=_size("upload_buffer_bytes", get("upload_buffer_bytes"),
+                                      defaults.upload_buffer_bytes),
+            body_idle_timeout=_float("body_idle_timeout", get("body_idle_timeout"),
+                                     defaults.body_idle_timeout),
         )
         settings.validate()
         return settings
@@ -174,6 +183,10 @@ class Settings:
                 self.s3.connect_timeout, self.s3.read_timeout)):
             raise SettingsError(
                 f"{ENV_PREFIX}S3_CONNECT_TIMEOUT and {ENV_PREFIX}S3_READ_TIMEOUT must be positive")
+        if self.upload_buffer_bytes <= 0:
+            raise SettingsError(f"{ENV_PREFIX}UPLOAD_BUFFER_BYTES must be positive")
+        if not math.isfinite(self.body_idle_timeout) or self.body_idle_timeout <= 0:
+            raise SettingsError(f"{ENV_PREFIX}BODY_IDLE_TIMEOUT must be positive (seconds)")
         if self.database_url is not None and not self.database_url.startswith(
             ("postgres://", "postgresql://")
         ):

@@ -1,59 +1,98 @@
 """The upload pipeline: request body -> byte cap -> part buffers -> hashing + storage.
 
-Memory per upload is bounded by the part size: one part being filled, one
-waiting in the queue and `part_concurrency` being written, whatever the file
-size. Reading the next chunk waits for the queue, which waits for storage:
-that is the backpressure. Any error or cancellation aborts the object upload.
+Each part's buffer is reserved from the process-wide `ByteBudget` before it is
+filled and returned once the part is hashed and written: one part being filled,
+one waiting in the queue and `part_concurrency` being written per upload, and
+never more than the budget across all uploads. Waiting for a reservation, for
+the queue or for storage stops reading the body: that is the backpressure. A
+body that sends nothing for `idle_timeout` seconds is cut off. Any error or
+cancellation aborts the object upload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from gateway.buffers import BudgetLease, ByteBudget
 from gateway.errors import ChecksumMismatch, GatewayError, PayloadTooLarge, UploadTimeout
 from gateway.hashing import Digests, MultiHasher
-from gateway.settings import MiB, S3_MAX_PART_SIZE
+from gateway.metrics import PARTS_IN_FLIGHT, track
+from gateway.settings import MiB, S3_MAX_PART_SIZE, TiB
 from gateway.storage import ObjectStore, ObjectUpload
 
 S3_MAX_PARTS = 10_000
-# Without any bound on the size, part sizes double every this many parts, so
-# 10,000 parts reach S3's 5 TiB object limit from a 5 MiB start.
-_GROWTH_INTERVAL = 900
+S3_MAX_OBJECT_SIZE = 5 * TiB
 
 
 @dataclass(frozen=True)
 class PartSizer:
-    """Size of each part: fixed when the total is bounded, growing otherwise."""
+    """Size of each part: fixed when the length is known, else starting small and
+    doubling every `growth_interval` parts, just fast enough to reach the bound."""
 
     base: int
-    growing: bool = False
+    growth_interval: int | None = None
+    # The declared length, when known: the last part is reserved at its exact size.
+    length: int | None = None
+
+    @property
+    def growing(self) -> bool:
+        return self.growth_interval is not None
 
     @classmethod
     def for_upload(cls, declared_length: int | None, max_size: int, part_size: int) -> PartSizer:
         """Pick part sizes so the upload never needs more than 10,000 parts.
 
-        `max_size` 0 means unlimited; with no Content-Length either, parts grow.
+        With a Content-Length, one fixed size (the smallest that fits). Without
+        one, parts start at `part_size`, so an upload does not reserve a huge
+        buffer up front, and grow so `max_size` (0: unlimited, S3's 5 TiB) fits.
         """
         if declared_length is not None:
-            bound = declared_length
-        elif max_size:
-            bound = max_size
-        else:
-            return cls(part_size, growing=True)
-        needed = math.ceil(bound / S3_MAX_PARTS)
-        needed = math.ceil(needed / MiB) * MiB  # round up to whole MiB
-        return cls(min(max(part_size, needed), S3_MAX_PART_SIZE))
+            needed = math.ceil(declared_length / S3_MAX_PARTS)
+            needed = math.ceil(needed / MiB) * MiB  # round up to whole MiB
+            return cls(min(max(part_size, needed), S3_MAX_PART_SIZE), length=declared_length)
+        bound = max_size or S3_MAX_OBJECT_SIZE
+        if part_size * S3_MAX_PARTS >= bound:
+            return cls(part_size)
+        return cls(part_size, _slowest_growth(part_size, bound))
 
     def size(self, number: int) -> int:
-        if not self.growing:
+        if self.growth_interval is None:
             return self.base
-        return min(self.base << ((number - 1) // _GROWTH_INTERVAL), S3_MAX_PART_SIZE)
+        return min(self.base << ((number - 1) // self.growth_interval), S3_MAX_PART_SIZE)
 
     def capacity(self) -> int:
-        return sum(self.size(n) for n in range(1, S3_MAX_PARTS + 1))
+        if self.growth_interval is None:
+            return self.base * S3_MAX_PARTS
+        return _growing_capacity(self.base, self.growth_interval)
+
+
+def _growing_capacity(base: int, interval: int) -> int:
+    """Bytes that 10,000 parts hold, starting at `base` and doubling every `interval`."""
+    total, number, size = 0, 0, base
+    while number < S3_MAX_PARTS:
+        if size >= S3_MAX_PART_SIZE:
+            return total + (S3_MAX_PARTS - number) * S3_MAX_PART_SIZE
+        count = min(interval, S3_MAX_PARTS - number)
+        total += count * size
+        number += count
+        size <<= 1
+    return total
+
+
+def _slowest_growth(base: int, bound: int) -> int:
+    """The longest doubling interval whose 10,000 parts still hold `bound` bytes
+    (capacity only shrinks as the interval grows, so bisect)."""
+    low, high = 1, S3_MAX_PARTS  # capacity(low) >= bound > capacity(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _growing_capacity(base, middle) >= bound:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 @dataclass(frozen=True)
@@ -88,24 +127,31 @@ async def upload_stream(
     expected: ExpectedDigests | None = None,
     timeout: float | None = None,
     on_clean_failure: Callable[[], Awaitable[None]] | None = None,
+    budget: ByteBudget | None = None,
+    idle_timeout: float | None = None,
 ) -> StoredObject:
     """Stream `body` into a new object at `key`; nothing remains unless this returns.
 
-    When it fails and the store confirms nothing remains, `on_clean_failure` is
-    awaited (shielded from cancellation) before the error propagates.
+    Part buffers come from `budget` (the app's, shared by all uploads; without
+    one, this upload's own, unbounded). A body that sends nothing for
+    `idle_timeout` seconds fails the upload with 408. When it fails and the store
+    confirms nothing remains, `on_clean_failure` is awaited (shielded from
+    cancellation) before the error propagates.
     """
     hasher = MultiHasher()
+    reader = _BodyReader(body, max_size, idle_timeout)
     upload: ObjectUpload | None = None
     try:
         async with asyncio.timeout(timeout):
-            upload = await store.begin_upload(key)
-            async with upload:
-                size, parts = await _pump(body, upload, hasher, sizer, max_size,
-                                          store.part_concurrency)
-                digests = hasher.digests()
-                if expected is not None:
-                    expected.verify(digests)
-                await upload.complete()
+            with (budget or ByteBudget(S3_MAX_OBJECT_SIZE)).lease() as lease:
+                upload = await store.begin_upload(key)
+                async with upload:
+                    parts = await _pump(reader, upload, hasher, sizer, lease,
+                                        store.part_concurrency)
+                    digests = hasher.digests()
+                    if expected is not None:
+                        expected.verify(digests)
+                    await upload.complete()
     except BaseException as exc:
         # A begin that failed may still have made something (S3's answer lost on
         # the way); a cancelled one is undone by the store.
@@ -116,59 +162,177 @@ async def upload_stream(
         if isinstance(exc, TimeoutError):
             raise UploadTimeout("the upload took longer than the server allows") from None
         raise
-    return StoredObject(key=key, size=size, parts=parts, digests=digests)
+    finally:
+        reader.drop_pending()
+    return StoredObject(key=key, size=reader.total, parts=parts, digests=digests)
 
 
-async def _pump(body: AsyncIterable[bytes], upload: ObjectUpload, hasher: MultiHasher,
-                sizer: PartSizer, max_size: int, concurrency: int) -> tuple[int, int]:
-    """Cut the body into parts; hash them in order and write them in parallel."""
+class _BodyReader:
+    """The body as chunks, with the size cap and the idle timeout; a chunk that
+    straddles parts is handed out piece by piece, without copying."""
+
+    def __init__(self, body: AsyncIterable[bytes], max_size: int, idle_timeout: float | None) -> None:
+        self._chunks: AsyncIterator[bytes] = aiter(body)
+        self._max_size = max_size
+        self._idle_timeout = idle_timeout
+        self._chunk = memoryview(b"")
+        self.total = 0
+        self.ended = False
+
+    def drop_pending(self) -> None:
+        """Let go of the chunk not yet copied: a failed upload's traceback may
+        keep this reader alive for a while."""
+        self._chunk = memoryview(b"")
+
+    async def at_end(self) -> bool:
+        """Whether the body is over; reads its next chunk if none is pending."""
+        if not self._chunk and not self.ended:
+            chunk = await self._next_chunk()
+            if chunk is None:
+                self.ended = True
+            else:
+                self._chunk = memoryview(chunk)
+        return self.ended
+
+    def copy_into(self, buffer: bytearray, start: int) -> int:
+        """Copy pending bytes into `buffer[start:]`; `at_end()` first fetches them.
+
+        Never awaits, so no suspended frame but the caller's holds the buffer."""
+        count = min(len(buffer) - start, len(self._chunk))
+        buffer[start:start + count] = self._chunk[:count]
+        self._chunk = self._chunk[count:]
+        return count
+
+    async def _next_chunk(self) -> bytes | None:
+        try:
+            async with asyncio.timeout(self._idle_timeout):
+                chunk = await anext(self._chunks, None)
+        except TimeoutError:
+            raise UploadTimeout(
+                f"no data received for {self._idle_timeout:g} seconds") from None
+        if chunk is not None:
+            self.total += len(chunk)
+            if self.total > self._max_size:
+                raise PayloadTooLarge(f"file is larger than the allowed {self._max_size} bytes")
+        return chunk
+
+
+class _Part:
+    """One part's bytes; its reservation is returned once it is hashed and written."""
+
+    def __init__(self, number: int, data: bytes, reserved: int, lease: BudgetLease,
+                 in_flight: set[_Part]) -> None:
+        self.number = number
+        self.length = len(data)
+        self.reserved = reserved
+        self.data: bytes | None = data
+        self._lease = lease
+        self._users = 2  # the hasher and a writer
+        self._in_flight = in_flight
+        in_flight.add(self)
+
+    def done(self) -> None:
+        self._users -= 1
+        if self._users == 0:
+            self.data = None  # dropped before the bytes go back to the budget
+            self._in_flight.discard(self)
+            self._lease.release(self.reserved)
+
+
+async def _read_part(reader: _BodyReader, size: int) -> bytes:
+    """The next part of the body: up to `size` bytes, fewer only at its end."""
+    buffer: bytearray | None = bytearray(size)  # filled in place: never more than reserved
+    try:
+        filled = 0
+        while filled < size and not await reader.at_end():
+            filled += reader.copy_into(buffer, filled)
+        return _frozen(buffer, filled)
+    finally:
+        # Freed now even when failing: a traceback keeps this frame, and its
+        # locals, for as long as the error lives (in a reference cycle: until gc).
+        buffer = None
+
+
+async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
+                sizer: PartSizer, lease: BudgetLease, concurrency: int) -> int:
+    """Cut the body into parts; hash them in order and write them in parallel.
+
+    Returns the number of parts. Reservations still held when this fails are
+    returned by the caller's lease.
+    """
     # One part waits here while `concurrency` parts are being written.
-    queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue(maxsize=1)
+    queue: asyncio.Queue[_Part | None] = asyncio.Queue(maxsize=1)
+    # Parts not yet hashed and written; on failure their bytes are dropped at
+    # once, not whenever the error's tracebacks are collected.
+    in_flight: set[_Part] = set()
 
     async def write_parts() -> None:
-        while (item := await queue.get()) is not None:
-            await upload.write_part(*item)
+        while (part := await queue.get()) is not None:
+            try:
+                assert part.data is not None
+                with track(PARTS_IN_FLIGHT):
+                    await upload.write_part(part.number, part.data)
+            finally:
+                part.done()
+
+    async def hash_part(part: _Part) -> None:
+        try:
+            assert part.data is not None
+            await hasher.update(part.data)
+        finally:
+            part.done()
 
     try:
         async with asyncio.TaskGroup() as tasks:
             writers = [tasks.create_task(write_parts()) for _ in range(concurrency)]
             hashing: asyncio.Task[None] | None = None
-            buffer = bytearray()
-            number, total = 1, 0
-
-            async def emit(part: bytes) -> None:
-                nonlocal hashing, number
+            number, offset = 1, 0
+            while True:
+                # Only a body with more to send reserves a buffer; an empty file
+                # is one empty part.
+                ended = await reader.at_end()
+                if ended and number > 1:
+                    break
+                size = 0 if ended else sizer.size(number)
+                if sizer.length is not None and sizer.length > offset:
+                    size = min(size, sizer.length - offset)  # the last part is exact
+                await lease.acquire(size)  # waits while the budget is spent
+                part = _Part(number, await _read_part(reader, size), size, lease, in_flight)
                 # Hash parts strictly in order, overlapping with reading the next.
                 if hashing is not None:
                     await hashing
-                hashing = tasks.create_task(hasher.update(part))
-                await queue.put((number, part))
-                number += 1
-
-            async for chunk in body:
-                total += len(chunk)
-                if total > max_size:
-                    raise PayloadTooLarge(f"file is larger than the allowed {max_size} bytes")
-                buffer += chunk
-                while len(buffer) >= sizer.size(number):
-                    await emit(_take(buffer, sizer.size(number)))
-            if buffer or number == 1:
-                # The last part may be short; an empty file is one empty part.
-                await emit(_take(buffer, len(buffer)))
+                hashing = tasks.create_task(hash_part(part))
+                await queue.put(part)
+                number, offset = number + 1, offset + part.length
+                del part
+                if ended:
+                    break
             if hashing is not None:
                 await hashing
             for _ in writers:
                 await queue.put(None)
     except BaseExceptionGroup as group:
-        raise _most_relevant(group) from None
-    return total, number - 1
+        error = _most_relevant(group)
+    else:
+        return number - 1
+    finally:
+        for unfinished in in_flight:
+            unfinished.data = None
+        in_flight.clear()
+    # Raised outside the handler: inside, the group would become the error's
+    # context, and the group holds the error: a cycle only gc would free.
+    try:
+        raise error
+    finally:
+        del error
 
 
-def _take(buffer: bytearray, size: int) -> bytes:
+def _frozen(buffer: bytearray, length: int) -> bytes:
+    """The first `length` bytes as `bytes`, which storage clients stream without
+    another copy. The buffer is freed right after, with no await in between, so
+    at most one part is ever held twice in the whole process."""
     with memoryview(buffer) as view:
-        part = bytes(view[:size])
-    del buffer[:size]
-    return part
+        return bytes(view[:length])
 
 
 def _most_relevant(group: BaseExceptionGroup) -> BaseException:

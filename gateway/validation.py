@@ -18,6 +18,8 @@ PACKAGE_VERSION_RE = re.compile(r"\A(?!.*\.\.)[\w+.-]+\Z", re.ASCII)
 FILE_NAME_RE = re.compile(r"\A(?!~)(?!@)[A-Za-z0-9._+~@-]+(?<!~)(?<!@)\Z")
 
 PACKAGE_STATUSES = ("default", "hidden")
+# GitLab's limit for names, versions and file names (the directory form's whole path).
+MAX_FIELD_LENGTH = 255
 
 # Ruby's URI.encode_uri_component leaves only these bytes alone.
 _URI_COMPONENT_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._")
@@ -55,7 +57,7 @@ def checked_segment(raw_segment: str, field: str, pattern: re.Pattern[str]) -> s
         value = unquote(raw_segment, errors="strict")
     except UnicodeDecodeError:
         raise InvalidField(field) from None
-    if not pattern.match(value):
+    if len(value) > MAX_FIELD_LENGTH or not pattern.match(value):
         raise InvalidField(field)
     return value
 
@@ -82,7 +84,10 @@ def parse_generic_tail(project_segment: str, tail_segments: list[str]) -> Generi
     file_name = checked_segment(tail_segments[-1], "file_name", FILE_NAME_RE)
     stored = file_name
     if directories:
-        stored = encode_uri_component("/".join([*directories, file_name]))
+        full_path = "/".join([*directories, file_name])
+        if len(full_path) > MAX_FIELD_LENGTH:
+            raise InvalidField("file_name")
+        stored = encode_uri_component(full_path)
     return GenericTarget(
         project_ref=parse_project_ref(project_segment),
         package_name=name,

@@ -71,3 +71,29 @@ def test_invalid_utf8_escapes_are_invalid_fields() -> None:
     with pytest.raises(InvalidField) as raised:
         parse_generic_tail("1", ["pkg%ff", "1.0", "f"])
     assert raised.value.field == "package_name"
+
+
+@pytest.mark.parametrize(("tail", "field"), [
+    (["n" * 256, "1.0", "f"], "package_name"),
+    (["pkg", "1" * 256, "f"], "package_version"),
+    (["pkg", "1.0", "f" * 256], "file_name"),
+    (["pkg", "1.0", "d" * 256, "f"], "path"),
+    # the directory form's whole path counts, as GitLab's file_name parameter
+    (["pkg", "1.0", "d" * 200, "f" * 55], "file_name"),
+    # length after decoding: 86 escapes are 86 characters, 258 with the rest
+    (["pkg", "1.0", "%41" * 86 + "b" * 170], "file_name"),
+])
+def test_fields_over_255_characters_are_invalid(tail: list[str], field: str) -> None:
+    with pytest.raises(InvalidField) as raised:
+        parse_generic_tail("1", tail)
+    assert raised.value.field == field
+
+
+def test_fields_of_255_characters_are_valid() -> None:
+    target = parse_generic_tail("1", ["n" * 255, "1" * 255, "f" * 255])
+    assert (len(target.package_name), len(target.package_version), len(target.file_name)) == (
+        255, 255, 255)
+    target = parse_generic_tail("1", ["pkg", "1.0", "d" * 200, "f" * 54])
+    assert target.file_name == "d" * 200 + "%2F" + "f" * 54
+    assert parse_generic_tail("1", ["pkg", "1.0", "%41" * 85 + "b" * 170]).file_name == (
+        "A" * 85 + "b" * 170)

@@ -98,3 +98,37 @@ async def test_wrong_method_is_json_405(gateway: Gateway) -> None:
     response = await gateway.client.post(gateway.package_path(dev.project_id, "p", "1", "f"))
     assert response.status == 405
     assert await response.json() == {"error": "405 Method Not Allowed"}
+
+
+@pytest.mark.parametrize("method", ["PUT", "GET"])
+@pytest.mark.parametrize(("tail", "field"), [
+    ("n" * 256 + "/1.0.0/file.txt", "package_name"),
+    ("pkg/" + "1" * 256 + "/file.txt", "package_version"),
+    ("pkg/1.0.0/" + "f" * 256, "file_name"),
+    ("pkg/1.0.0/" + "d" * 200 + "/" + "f" * 55, "file_name"),
+    ("n" * 3000 + "/1.0.0/file.txt", "package_name"),  # once a 500 from an index row limit
+], ids=["name-256", "version-256", "file-256", "path-256", "name-3000"])
+async def test_fields_over_255_characters_are_400_and_store_nothing(
+        gateway: Gateway, method: str, tail: str, field: str) -> None:
+    dev = await gateway.developer()
+    response = await raw_request(gateway, method, path(dev, tail), headers=dev.headers,
+                                 body=b"payload" if method == "PUT" else b"")
+    assert response.status == 400, response.body
+    assert response.json() == {"message": f"400 Bad request - {field} is invalid"}
+    await gateway.assert_nothing_stored()
+    assert await gateway.count("packages") == 0
+
+
+async def test_fields_of_255_characters_are_accepted(gateway: Gateway) -> None:
+    dev = await gateway.developer()
+    name, version, file_name = "n" * 255, "1" * 255, "f" * 255
+    response = await gateway.put(dev, b"payload", name=name, version=version, file_name=file_name)
+    assert response.status == 201, await response.text()
+    response = await gateway.get(dev, name=name, version=version, file_name=file_name)
+    assert response.status == 200 and await response.read() == b"payload"
+    directory_form = "d" * 200 + "/" + "f" * 54
+    response = await gateway.put(dev, b"nested", name=name, version=version,
+                                 file_name=directory_form)
+    assert response.status == 201, await response.text()
+    response = await gateway.get(dev, name=name, version=version, file_name=directory_form)
+    assert await response.read() == b"nested"
