@@ -15,9 +15,12 @@ from gateway.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
-# `gateway serve` waits this long for requests in flight on SIGTERM (cli.serve's
-# shutdown_timeout); every supervisor must wait longer before it kills.
-SHUTDOWN_GRACE_SECONDS = 30
+
+def shutdown_grace_seconds() -> float:
+    """How long `gateway serve` lets requests in flight run after SIGTERM; every
+    supervisor must wait longer before it kills. The `shutdown_grace` setting's
+    default where the gateway has one, else cli.serve's fixed 30 s."""
+    return float(getattr(Settings(), "shutdown_grace", 30.0))
 
 
 def yaml_documents(path: Path) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.files import (DEPLOY, SHUTDOWN_GRACE_SECONDS, assert_known_settings,
-                                require_tool, yaml_documents)
+from tests.deploy.files import (DEPLOY, assert_known_settings, require_tool,
+                                shutdown_grace_seconds, yaml_documents)
 from tests.deploy.nginx import SITE, UPSTREAMS
 
 COMPOSE = DEPLOY / "compose.yaml"
@@ -62,7 +62,7 @@ def test_two_replicas_share_one_database_and_bucket(compose: dict[str, Any]) -> 
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["minio-setup"]["condition"] == "service_completed_successfully"
         grace = re.fullmatch(r"(\d+)s", services[name]["stop_grace_period"])
-        assert grace and int(grace[1]) > SHUTDOWN_GRACE_SECONDS
+        assert grace and int(grace[1]) > shutdown_grace_seconds()
     assert services["migrate"]["command"] == ["gateway", "migrate"]
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from kubernetes_validate import utils as kubernetes_validate
 
-from tests.deploy.files import (DEPLOY, SHUTDOWN_GRACE_SECONDS, assert_known_settings,
-                                dockerfile_user_id, yaml_documents)
+from tests.deploy.files import (DEPLOY, assert_known_settings, dockerfile_user_id,
+                                shutdown_grace_seconds, yaml_documents)
 
 MANIFESTS = DEPLOY / "kubernetes"
 KUSTOMIZATION = MANIFESTS / "kustomization.yaml"
@@ -100,7 +100,7 @@ def test_deployment_probes_and_shutdown() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/-/liveness"
     assert container["ports"][0]["containerPort"] == 8080
     pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
-    assert pod["terminationGracePeriodSeconds"] > pause + SHUTDOWN_GRACE_SECONDS
+    assert pod["terminationGracePeriodSeconds"] > pause + shutdown_grace_seconds()
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"] == labels
     assert found["Service/gateway"]["spec"]["selector"] == labels

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.files import DEPLOY, SHUTDOWN_GRACE_SECONDS, assert_known_settings
+from tests.deploy.files import DEPLOY, assert_known_settings, shutdown_grace_seconds
 
 UNIT = DEPLOY / "systemd" / "gateway.service"
 INSTALLED_GATEWAY = "/opt/gateway/bin/gateway"
@@ -83,7 +83,7 @@ def test_unit_hardening_and_shutdown() -> None:
         assert unit[key] == [value], key
     assert set(unit["RestrictAddressFamilies"][0].split()) == {"AF_INET", "AF_INET6", "AF_UNIX"}
     stop = re.fullmatch(r"(\d+)s", unit["TimeoutStopSec"][0])
-    assert stop and int(stop[1]) > SHUTDOWN_GRACE_SECONDS
+    assert stop and int(stop[1]) > shutdown_grace_seconds()
     # The data dir is the state directory, and the only place it may write.
     assert unit["Environment"] == ["GATEWAY_DATA_DIR=/var/lib/gateway"]
     assert unit["ReadWritePaths"] == ["/var/lib/gateway"]
