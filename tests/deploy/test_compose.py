@@ -69,6 +69,8 @@ def test_two_replicas_share_one_database_and_bucket(compose: dict[str, Any]) -> 
 def test_nginx_fronts_both_replicas(compose: dict[str, Any]) -> None:
     nginx = compose["services"]["nginx"]
     assert mounts(nginx) == {"/etc/nginx/conf.d/default.conf": str(SITE)}
+    # Started once the image's HEALTHCHECK passes on both replicas.
+    assert nginx["depends_on"] == {name: {"condition": "service_healthy"} for name in GATEWAYS}
     assert UPSTREAMS == tuple(f"{name}:8080" for name in GATEWAYS)
     assert nginx["ports"] == ["127.0.0.1:8080:8080/tcp"]
 
@@ -89,6 +91,8 @@ def test_minio_gets_a_versioned_bucket_and_sweeps_stale_uploads(compose: dict[st
     assert minio["environment"]["MINIO_API_STALE_UPLOADS_EXPIRY"] == "24h"
     assert minio["environment"]["MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL"] == "6h"
     script = "\n".join(compose["services"]["minio-setup"]["command"])
+    syntax = subprocess.run(["sh", "-n", "-c", script], capture_output=True, text=True, timeout=30)
+    assert syntax.returncode == 0, syntax.stderr
     assert "mc mb --ignore-existing local/packages" in script
     assert "mc version enable local/packages" in script
     assert "--noncurrent-expire-days" in script

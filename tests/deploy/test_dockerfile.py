@@ -43,6 +43,7 @@ def test_image_runs_as_a_non_root_user_owning_the_data_volume() -> None:
     assert "chown gateway:gateway /data" in setup and "chmod 0700 /data" in setup
     assert arguments("VOLUME") == ['["/data"]']
     assert "GATEWAY_DATA_DIR=/data" in arguments("ENV")[0]
+    assert f"GATEWAY_PORT={arguments('EXPOSE')[0]}" in arguments("ENV")[0]
 
 
 def test_tini_is_the_init() -> None:

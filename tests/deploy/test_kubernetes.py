@@ -98,7 +98,8 @@ def test_deployment_probes_and_shutdown() -> None:
     [container] = pod["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/-/readiness"
     assert container["livenessProbe"]["httpGet"]["path"] == "/-/liveness"
-    assert container["ports"][0]["containerPort"] == 8080
+    port = int(found["ConfigMap/gateway-config"]["data"]["GATEWAY_PORT"])
+    assert container["ports"][0]["containerPort"] == port
     pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
     assert pod["terminationGracePeriodSeconds"] > pause + shutdown_grace_seconds()
     labels = deployment["spec"]["template"]["metadata"]["labels"]
