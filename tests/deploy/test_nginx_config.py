@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
-from tests.deploy.nginx import SITE, nginx_test, render_site, write_config
+import aiohttp
+
+from tests.deploy.nginx import SITE, nginx_command, nginx_test, render_site, write_config
+from tests.deploy.processes import running
 from tests.test_cli import free_port
 
 
@@ -36,3 +40,22 @@ def test_uploads_stream_through_unbuffered_and_uncapped() -> None:
         assert wanted in directives, wanted
     # proxy_pass without a URI part: the client's path (with %2F) goes on unchanged.
     assert re.findall(r"proxy_pass\s+([^;]+);", SITE.read_text()) == ["http://gateway_replicas"]
+
+
+async def test_no_replica_answering_is_a_json_502(tmp_path: Path) -> None:
+    """nginx's own error when every replica is down, in the gateway's JSON shape."""
+    port = free_port()
+    config = write_config(tmp_path / "nginx", render_site(port, [free_port(), free_port()]))
+    log = tmp_path / "nginx.log"
+    async with running(nginx_command(config), {}, log) as nginx, aiohttp.ClientSession() as http:
+        for _ in range(100):
+            assert nginx.returncode is None, log.read_text()
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/-/health") as response:
+                    assert response.status == 502
+                    assert response.content_type == "application/json"
+                    assert await response.json() == {"message": "502 Bad Gateway"}
+                    return
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+    raise AssertionError(f"nginx did not answer:\n{log.read_text()}")
