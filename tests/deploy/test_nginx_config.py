@@ -42,20 +42,26 @@ def test_uploads_stream_through_unbuffered_and_uncapped() -> None:
     assert re.findall(r"proxy_pass\s+([^;]+);", SITE.read_text()) == ["http://gateway_replicas"]
 
 
-async def test_no_replica_answering_is_a_json_502(tmp_path: Path) -> None:
-    """nginx's own error when every replica is down, in the gateway's JSON shape."""
+async def test_nginx_own_answers_are_json(tmp_path: Path) -> None:
+    """With every replica down, a 502 in the gateway's JSON shape; /metrics is not
+    served through the balancer."""
     port = free_port()
     config = write_config(tmp_path / "nginx", render_site(port, [free_port(), free_port()]))
     log = tmp_path / "nginx.log"
+    base = f"http://127.0.0.1:{port}"
     async with running(nginx_command(config), {}, log) as nginx, aiohttp.ClientSession() as http:
         for _ in range(100):
             assert nginx.returncode is None, log.read_text()
             try:
-                async with http.get(f"http://127.0.0.1:{port}/-/health") as response:
+                async with http.get(f"{base}/-/health") as response:
                     assert response.status == 502
                     assert response.content_type == "application/json"
                     assert await response.json() == {"message": "502 Bad Gateway"}
-                    return
+                break
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.05)
-    raise AssertionError(f"nginx did not answer:\n{log.read_text()}")
+        else:
+            raise AssertionError(f"nginx did not answer:\n{log.read_text()}")
+        async with http.get(f"{base}/metrics") as response:
+            assert response.status == 404
+            assert await response.json() == {"message": "404 Not Found"}
