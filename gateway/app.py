@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.api.drain import drain_middleware
 from gateway.api.middleware import error_middleware, on_response_prepare, request_log_middleware
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
@@ -19,6 +20,8 @@ from gateway.destroyer import PackageDestroyer
 from gateway.keys import (
     AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, REGISTRY, SETTINGS,
 )
+from gateway.keys import LIFECYCLE
+from gateway.lifecycle import Lifecycle
 from gateway.policy import UploadPolicy
 from gateway.registry import Registry
 from gateway.settings import Settings
@@ -58,8 +61,9 @@ async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[request_log_middleware, error_middleware])
+    app = web.Application(middlewares=[request_log_middleware, drain_middleware, error_middleware])
     app[SETTINGS] = settings
+    app[LIFECYCLE] = Lifecycle()
     app.cleanup_ctx.append(pg_pool_ctx)
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)

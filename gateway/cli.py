@@ -19,7 +19,8 @@ from gateway.db.identity import IdentityRepository
 from gateway.db.migrate import MigrationError, apply_migrations
 from gateway.db.pool import open_database
 from gateway.errors import GatewayError
-from gateway.logs import configure_logging, get_logger
+from gateway.logs import configure_logging
+from gateway.server import StartupError, serve
 from gateway.settings import Settings, SettingsError, parse_bool
 
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             serve(settings)
             return 0
         output = asyncio.run(_run_with_database(settings, _command(args)))
-    except (SettingsError, GatewayError, MigrationError) as exc:
+    except (SettingsError, GatewayError, MigrationError, StartupError) as exc:
         print(f"gateway: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     if output is not None:
@@ -176,18 +177,3 @@ async def _run_with_database(settings: Settings, command: Callable[[Admin, Any],
     # `migrate` applies migrations itself; every other command needs them applied.
     async with open_database(settings, migrate=True) as pool:
         return await command(Admin(IdentityRepository(pool)), pool)
-
-
-def serve(settings: Settings) -> None:
-    from aiohttp import web
-
-    from gateway.app import create_app
-
-    log = get_logger("gateway")
-    web.run_app(
-        create_app(settings), host=settings.host, port=settings.port,
-        access_log=None,  # the request middleware writes one canonical line instead
-        print=lambda message: log.info("listening", host=settings.host, port=settings.port,
-                                       storage="s3" if settings.s3 else "fs"),
-        shutdown_timeout=30,
-    )

@@ -8,6 +8,7 @@ from aiohttp import web
 from gateway.auth import Authenticator
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
+from gateway.lifecycle import Lifecycle
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import ObjectStore
@@ -19,3 +20,4 @@ AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 REGISTRY = web.AppKey("registry", Registry)
 CATALOG = web.AppKey("catalog", Catalog)
 DESTROYER = web.AppKey("destroyer", PackageDestroyer)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

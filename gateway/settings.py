@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -65,6 +66,8 @@ class Settings:
     # How clients reach us, for absolute URLs (Link headers, delete_api_path);
     # unset: the origin each request came to.
     external_url: str | None = None
+    # On SIGTERM/SIGINT/SIGHUP, how long requests in flight may run before they are cancelled.
+    shutdown_grace: float = 60.0
 
     @property
     def effective_max_file_size(self) -> int:
@@ -101,6 +104,7 @@ class Settings:
             "migrate_on_start", "log_level", "log_format", "trusted_proxy_secret", "external_url",
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
+            "shutdown_grace",
         }
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -126,6 +130,7 @@ class Settings:
             log_format=(get("log_format") or defaults.log_format).lower(),
             trusted_proxy_secret=get("trusted_proxy_secret") or None,
             external_url=get("external_url") or None,
+            shutdown_grace=_float("shutdown_grace", get("shutdown_grace"), defaults.shutdown_grace),
         )
         settings.validate()
         return settings
@@ -151,6 +156,13 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXY_SECRET must be at least 32 characters")
         if not math.isfinite(self.upload_timeout) or self.upload_timeout <= 0:
             raise SettingsError(f"{ENV_PREFIX}UPLOAD_TIMEOUT must be positive (seconds)")
+        if self.s3 is not None and self.s3.endpoint_url is not None:
+            endpoint = urlsplit(self.s3.endpoint_url)
+            if endpoint.scheme not in {"http", "https"} or not endpoint.hostname:
+                raise SettingsError(
+                    f"{ENV_PREFIX}S3_ENDPOINT_URL must be an http:// or https:// URL with a host")
+        if not math.isfinite(self.shutdown_grace) or self.shutdown_grace < 0:
+            raise SettingsError(f"{ENV_PREFIX}SHUTDOWN_GRACE must be 0 or more (seconds)")
         if self.database_url is not None and not self.database_url.startswith(
             ("postgres://", "postgresql://")
         ):
