@@ -45,6 +45,7 @@ SUPERUSER = "postgres"
 PORT = 5432
 # sun_path holds 108 bytes with its NUL; postgres's socket is `<dir>/.s.PGSQL.5432`.
 MAX_SOCKET_PATH = 100
+SOCKET_DIR_PREFIX = "gateway-pg-"
 START_TIMEOUT = 60
 STOP_TIMEOUT = 30
 HBA = "# Written by the gateway at every start: the Unix socket only, with a password.\n" \
@@ -193,7 +194,7 @@ def _is_postmaster_of(process: psutil.Process, pgdata: Path) -> bool:
 
 
 def _start_postmaster(pgdata: Path, user: ServerUser | None) -> Postmaster:
-    (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale: no live server owns it
+    _remove_stale_files(pgdata)
     _write_owned(pgdata / "pg_hba.conf", HBA, user)
     socket_dir = _socket_dir(pgdata, user)
     options = " ".join([
@@ -208,20 +209,49 @@ def _start_postmaster(pgdata: Path, user: ServerUser | None) -> Postmaster:
         _run_as(user, ["pg_ctl", "-D", str(pgdata), "-l", str(pgdata / "log"), "-w",
                        "-t", str(START_TIMEOUT), "-o", options, "start"],
                 start_new_session=True)
-    except DatabaseError:
+    except DatabaseError as exc:
         _remove_socket_dir(socket_dir, pgdata)
-        raise
+        raise DatabaseError(f"embedded PostgreSQL in {pgdata} did not start: "
+                            f"{_last_error(pgdata / 'log') or exc.detail}") from exc
     postmaster = running_postmaster(pgdata)
     if postmaster is None:
         raise DatabaseError(f"embedded PostgreSQL in {pgdata} did not start; see {pgdata / 'log'}")
     return postmaster
 
 
+def _remove_stale_files(pgdata: Path) -> None:
+    """What a killed server left: no live server of this cluster runs (checked
+    under the control lock), so the pid these files name may be reused by another
+    program, or be the killed server's zombie, and would block the start."""
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        old_socket_dir = Path(pid_file.read_text().splitlines()[4].strip().split(",")[0])
+    except (OSError, IndexError):
+        old_socket_dir = pgdata
+    folders = {pgdata}
+    if old_socket_dir.name.startswith(SOCKET_DIR_PREFIX):  # a private one of ours
+        folders.add(old_socket_dir)
+    for folder in folders:
+        for leftover in (f".s.PGSQL.{PORT}.lock", f".s.PGSQL.{PORT}"):
+            (folder / leftover).unlink(missing_ok=True)
+        _remove_socket_dir(folder, pgdata)
+    pid_file.unlink(missing_ok=True)
+
+
+def _last_error(log_file: Path) -> str | None:
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()[-50:]
+    except OSError:
+        return None
+    errors = [line for line in lines if "FATAL:" in line or "ERROR:" in line]
+    return errors[-1].split(":  ", 1)[-1] if errors else None
+
+
 def _socket_dir(pgdata: Path, user: ServerUser | None) -> Path:
     """The cluster folder when the socket's path fits; else a new private folder."""
     if len(os.fsencode(pgdata / f".s.PGSQL.{PORT}")) <= MAX_SOCKET_PATH:
         return pgdata
-    folder = Path(tempfile.mkdtemp(prefix="gateway-pg-"))  # 0700, a name no one else has
+    folder = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX))  # 0700, a name no one else has
     if len(os.fsencode(folder / f".s.PGSQL.{PORT}")) > MAX_SOCKET_PATH:
         folder.rmdir()
         raise DatabaseError(f"no short enough folder for the embedded PostgreSQL's socket "

@@ -75,9 +75,9 @@ async def _run(settings: Settings) -> None:
         try:
             await web.TCPSite(runner, settings.host, settings.port).start()
         except OSError as exc:
-            raise StartupError(f"cannot listen on {settings.host}:{settings.port}: "
-                               f"{exc.strerror or exc} (GATEWAY_HOST, GATEWAY_PORT or "
-                               f"--host, --port)") from exc
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason} "
+                               f"(GATEWAY_HOST, GATEWAY_PORT or --host, --port)") from exc
         log.info("listening", host=settings.host, port=settings.port,
                  storage="s3" if settings.s3 else "fs", shutdown_grace=settings.shutdown_grace)
         await stop.wait()
