@@ -295,7 +295,7 @@ def _write_owned(path: Path, text: str, user: ServerUser | None) -> None:
         os.chown(path, user.uid, user.gid)
 
 
-def _bin(name: str) -> Path:
+def postgres_binary(name: str) -> Path:
     # platformdirs (imported by the wheel) warns when XDG_RUNTIME_DIR is unset; harmless.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -305,7 +305,7 @@ def _bin(name: str) -> Path:
 
 def _run_as(user: ServerUser | None, command: list[str], *, stdin: str | None = None,
             start_new_session: bool = False) -> None:
-    argv = [str(_bin(command[0])), *command[1:]]
+    argv = [str(postgres_binary(command[0])), *command[1:]]
     ids = {} if user is None else {"user": user.uid, "group": user.gid, "extra_groups": []}
     try:
         subprocess.run(argv, input=stdin or "", text=True, capture_output=True, check=True,
