@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.api.drain import drain_middleware
 from gateway.api.middleware import error_middleware, on_response_prepare, request_log_middleware
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
@@ -21,9 +22,10 @@ from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
 from gateway.gc import gc_ctx
 from gateway.keys import (
-    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, IDENTITY, OBJECT_STORE, OBJECT_STORES, PIPELINES,
-    PROTECTION, REGISTRY, SETTINGS, UPLOAD_BUDGET,
+    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, IDENTITY, LIFECYCLE, OBJECT_STORE, OBJECT_STORES,
+    PIPELINES, PROTECTION, REGISTRY, SETTINGS, UPLOAD_BUDGET,
 )
+from gateway.lifecycle import Lifecycle
 from gateway.metrics import UPLOAD_BUFFER_IN_USE
 from gateway.pipelines import PackagePipelines
 from gateway.policy import UploadPolicy
@@ -70,10 +72,11 @@ async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[request_log_middleware, error_middleware],
+    app = web.Application(middlewares=[request_log_middleware, drain_middleware, error_middleware],
                           # Bodies are stored as sent: never decompress a Content-Encoding.
                           handler_args={"auto_decompress": False})
     app[SETTINGS] = settings
+    app[LIFECYCLE] = Lifecycle()
     app[UPLOAD_BUDGET] = ByteBudget(settings.upload_buffer_bytes, UPLOAD_BUFFER_IN_USE)
     app.cleanup_ctx.append(pg_pool_ctx)
     app.cleanup_ctx.append(object_store_ctx)

@@ -24,7 +24,8 @@ from gateway.db.inventory import InventoryRepository
 from gateway.db.migrate import MigrationError, apply_migrations
 from gateway.db.pool import open_database
 from gateway.errors import GatewayError
-from gateway.logs import configure_logging, get_logger
+from gateway.logs import configure_logging
+from gateway.server import StartupError, serve
 from gateway.settings import Settings, SettingsError, parse_bool, read_sources
 from gateway.storage import open_object_store, open_object_stores
 from gateway.storage_migration import migrate_storage
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(output))
             return 0
         output, status = asyncio.run(_run(settings, args))
-    except (SettingsError, GatewayError, MigrationError) as exc:
+    except (SettingsError, GatewayError, MigrationError, StartupError) as exc:
         print(f"gateway: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     if output is not None:
@@ -285,63 +286,8 @@ def _admin_command(args: argparse.Namespace) -> Callable[[Admin], Awaitable[Any]
     raise AssertionError(f"unhandled command {action}")
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> tuple[Any, int]:
-    """A command that needs the database: (what to print, exit status)."""
-    if args.command == "config":
-        report = await check_settings(settings)
-        return report, 0 if report["ok"] else 1
-    if args.command == "storage":
-        return await _migrate_storage(settings, args.target)
-    creating = args.command in {"init", "migrate"}
-    # Only `init` may create an embedded cluster; `migrate` may fill an empty external
-    # database (a deploy's migration job). Anything else finds an existing one or stops.
-    require_embedded_cluster(settings, create=args.command == "init")
-    async with open_database(settings, migrate=False) as pool:
-        schema = await InventoryRepository(pool).schema_version()
-        if schema is None and not creating:
-            raise SettingsError(f"the database has no gateway schema yet; run `gateway init` first "
-                                f"({describe_database(settings)})")
-        if creating:
-            if args.command == "init":
-                async with open_object_store(settings):
-                    pass  # the bucket is reachable, or the objects folder exists
-            async with pool.acquire() as conn:
-                applied = await apply_migrations(conn)
-            return {"database": describe_database(settings), "applied": applied,
-                    "schema_version": await InventoryRepository(pool).schema_version()}, 0
-        async with pool.acquire() as conn:
-            await apply_migrations(conn)  # an older schema is brought up to date first
-        return await _admin_command(args)(Admin.for_pool(pool)), 0
-
-
-async def _migrate_storage(settings: Settings, target: str) -> tuple[Any, int]:
-    if settings.s3 is None:
-        raise SettingsError("storage migrate moves files between the local folder and S3: "
-                            "set the GATEWAY_S3_* settings first")
-    require_embedded_cluster(settings, create=False)
-
-    def progress(done: int, total: int, moved_bytes: int) -> None:
-        end = "\r" if sys.stderr.isatty() and done < total else "\n"
-        print(f"storage migrate: {done}/{total} files, {moved_bytes / 2**20:.1f} MiB moved",
-              end=end, file=sys.stderr, flush=True)
-
-    async with open_database(settings, migrate=False) as pool, \
-            open_object_stores(settings) as stores:
-        report = await migrate_storage(pool, stores, target, part_size=settings.part_size,
-                                       progress=progress)
-    return report.as_json(), 1 if report.failed else 0
-
-
-def serve(settings: Settings) -> None:
-    from aiohttp import web
-
-    from gateway.app import create_app
-
-    log = get_logger("gateway")
-    web.run_app(
-        create_app(settings), host=settings.host, port=settings.port,
-        access_log=None,  # the request middleware writes one canonical line instead
-        print=lambda message: log.info("listening", host=settings.host, port=settings.port,
-                                       storage="s3" if settings.s3 else "fs"),
-        shutdown_timeout=30,
-    )
+from gateway.logs import configure_logging
+from gateway.server import StartupError, serve
+from gateway.settings import Settings, SettingsError, parse_bool, read_sources
+from gateway.storage import open_object_store, open_object_stores
+from gateway.storage_migration import migrate_storage

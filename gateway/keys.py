@@ -12,6 +12,7 @@ from gateway.db.identity import IdentityRepository
 from gateway.destroyer import PackageDestroyer
 from gateway.pipelines import PackagePipelines
 from gateway.protection import ProtectionRules
+from gateway.lifecycle import Lifecycle
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import ObjectStore, ObjectStores
@@ -28,3 +29,4 @@ IDENTITY = web.AppKey("identity", IdentityRepository)
 PROTECTION = web.AppKey("protection", ProtectionRules)
 PIPELINES = web.AppKey("pipelines", PackagePipelines)
 UPLOAD_BUDGET = web.AppKey("upload_budget", ByteBudget)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -82,6 +83,8 @@ class Settings:
     # Leftovers younger than this are left alone; unset: the upload timeout
     # plus GC_MARGIN, so no upload still running can lose its object.
     gc_min_age: float | None = None
+    # On SIGTERM/SIGINT/SIGHUP, how long requests in flight may run before they are cancelled.
+    shutdown_grace: float = 60.0
 
     @property
     def effective_max_file_size(self) -> int:
@@ -116,7 +119,7 @@ class Settings:
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
             "s3_connect_timeout", "s3_read_timeout", "gc_interval", "gc_min_age",
-            "upload_buffer_bytes", "body_idle_timeout",
+            "upload_buffer_bytes", "body_idle_timeout", "shutdown_grace",
         }
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -149,6 +152,7 @@ class Settings:
                                       defaults.upload_buffer_bytes),
             body_idle_timeout=_float("body_idle_timeout", get("body_idle_timeout"),
                                      defaults.body_idle_timeout),
+            shutdown_grace=_float("shutdown_grace", get("shutdown_grace"), defaults.shutdown_grace),
         )
         settings.validate()
         return settings
@@ -187,6 +191,13 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}UPLOAD_BUFFER_BYTES must be positive")
         if not math.isfinite(self.body_idle_timeout) or self.body_idle_timeout <= 0:
             raise SettingsError(f"{ENV_PREFIX}BODY_IDLE_TIMEOUT must be positive (seconds)")
+        if self.s3 is not None and self.s3.endpoint_url is not None:
+            endpoint = urlsplit(self.s3.endpoint_url)
+            if endpoint.scheme not in {"http", "https"} or not endpoint.hostname:
+                raise SettingsError(
+                    f"{ENV_PREFIX}S3_ENDPOINT_URL must be an http:// or https:// URL with a host")
+        if not math.isfinite(self.shutdown_grace) or self.shutdown_grace < 0:
+            raise SettingsError(f"{ENV_PREFIX}SHUTDOWN_GRACE must be 0 or more (seconds)")
         if self.database_url is not None and not self.database_url.startswith(
             ("postgres://", "postgresql://")
         ):

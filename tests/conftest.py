@@ -43,7 +43,10 @@ def private_tmp_dir(prefix: str) -> Iterator[Path]:
 
 @pytest.fixture
 def cluster_dir() -> Iterator[Path]:
+    """A working folder like a user's own: others may pass through it (0755), as
+    the embedded PostgreSQL's system user must when the tests run as root."""
     with private_tmp_dir("gateway-test-") as path:
+        path.chmod(0o755)
         yield path
 
 

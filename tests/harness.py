@@ -209,12 +209,20 @@ class FaultProxy:
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.upstream_socket: str | None = None
         self.mode = "pass"
         self.cut_after: int | None = None
         self.cuts = 0
         self.connections = 0
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+
+    @classmethod
+    def for_unix_socket(cls, path: str) -> FaultProxy:
+        """In front of a Unix socket (the embedded PostgreSQL's), served on TCP."""
+        proxy = cls("", 0)
+        proxy.upstream_socket = path
+        return proxy
 
     @classmethod
     def for_url(cls, url: str) -> FaultProxy:
@@ -248,7 +256,11 @@ class FaultProxy:
             client_writer.close()
             return
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+            if self.upstream_socket is not None:
+                upstream_reader, upstream_writer = await asyncio.open_unix_connection(
+                    self.upstream_socket)
+            else:
+                upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
             client_writer.close()
             return

@@ -13,6 +13,8 @@ def test_defaults_are_the_embedded_setup() -> None:
     assert settings.s3 is None
     assert settings.data_dir == Path("gateway-data")
     assert settings.max_file_size > 5 * GiB
+    assert settings.shutdown_grace == 60
+    assert Settings.from_env({"GATEWAY_SHUTDOWN_GRACE": "2.5"}).shutdown_grace == 2.5
 
 
 def test_s3_settings_from_the_environment() -> None:
@@ -55,6 +57,10 @@ def test_toml_file_under_the_environment(tmp_path: Path) -> None:
     ({"GATEWAY_TYPO": "1"}, "unknown setting GATEWAY_TYPO"),
     ({"GATEWAY_CONFIG": "/nonexistent.toml"}, "not found"),
     ({"GATEWAY_S3_BUCKET": "b", "GATEWAY_S3_ACCESS_KEY_ID": "k"}, "set both"),
+    ({"GATEWAY_S3_BUCKET": "b", "GATEWAY_S3_ENDPOINT_URL": "minio:9000"},
+     "GATEWAY_S3_ENDPOINT_URL must be an http:// or https:// URL"),
+    ({"GATEWAY_SHUTDOWN_GRACE": "-1"}, "GATEWAY_SHUTDOWN_GRACE must be 0 or more"),
+    ({"GATEWAY_SHUTDOWN_GRACE": "soon"}, "GATEWAY_SHUTDOWN_GRACE must be a number"),
 ])
 def test_wrong_settings_fail_with_one_clear_line(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as raised:

@@ -1,0 +1,66 @@
+"""Requests in flight, and the drain before the process exits.
+
+Once draining, new requests (on connections still open) get 503 and
+`Connection: close` (gateway/api/drain.py), while those already running go on
+to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+from gateway.errors import ServiceUnavailable
+
+
+class ShuttingDown(ServiceUnavailable):
+    def __init__(self) -> None:
+        super().__init__("the gateway is shutting down, retry on another instance or later")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
+class Lifecycle:
+    def __init__(self) -> None:
+        self.draining = False
+        self._in_flight: set[asyncio.Task[object]] = set()
+        self._changed = asyncio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def begin_drain(self) -> None:
+        self.draining = True
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Until no request is in flight; False when `timeout` passed first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._in_flight:
+            self._changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return not self._in_flight
+        return True
+
+    def cancel_in_flight(self) -> int:
+        """Cancel every request still running (uploads abort on cancellation)."""
+        for task in self._in_flight:
+            task.cancel()
+        return len(self._in_flight)
+
+    @contextlib.contextmanager
+    def running(self, task: asyncio.Task[object]) -> Iterator[None]:
+        self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(task)
+            self._changed.set()
