@@ -29,6 +29,7 @@ from gateway.server import StartupError, serve
 from gateway.settings import Settings, SettingsError, parse_bool, read_sources
 from gateway.storage import open_object_store, open_object_stores
 from gateway.storage_migration import migrate_storage
+from gateway.supervisor import supervise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="run the HTTP server (creates the database on first start)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                       help="serving processes sharing the port, under one supervisor (default 1)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # set by the supervisor
 
     commands.add_parser("init",
                         help="create the database (embedded or GATEWAY_DATABASE_URL) and migrate it")
@@ -210,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level, settings.log_format,
                           stream=sys.stdout if args.command == "serve" else sys.stderr)
         if args.command == "serve":
-            serve(settings)
+            if args.workers > 1 and not args.worker:
+                supervise(settings, args.workers)
+            else:
+                serve(settings, worker=args.worker)
             return 0
         if args.command == "config" and args.action == "show":
             rows = describe(settings, read_sources(), overrides)
@@ -291,3 +298,51 @@ from gateway.server import StartupError, serve
 from gateway.settings import Settings, SettingsError, parse_bool, read_sources
 from gateway.storage import open_object_store, open_object_stores
 from gateway.storage_migration import migrate_storage
+from gateway.supervisor import supervise
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> tuple[Any, int]:
+    """A command that needs the database: (what to print, exit status)."""
+    if args.command == "config":
+        report = await check_settings(settings)
+        return report, 0 if report["ok"] else 1
+    if args.command == "storage":
+        return await _migrate_storage(settings, args.target)
+    creating = args.command in {"init", "migrate"}
+    # Only `init` may create an embedded cluster; `migrate` may fill an empty external
+    # database (a deploy's migration job). Anything else finds an existing one or stops.
+    require_embedded_cluster(settings, create=args.command == "init")
+    async with open_database(settings, migrate=False) as pool:
+        schema = await InventoryRepository(pool).schema_version()
+        if schema is None and not creating:
+            raise SettingsError(f"the database has no gateway schema yet; run `gateway init` first "
+                                f"({describe_database(settings)})")
+        if creating:
+            if args.command == "init":
+                async with open_object_store(settings):
+                    pass  # the bucket is reachable, or the objects folder exists
+            async with pool.acquire() as conn:
+                applied = await apply_migrations(conn)
+            return {"database": describe_database(settings), "applied": applied,
+                    "schema_version": await InventoryRepository(pool).schema_version()}, 0
+        async with pool.acquire() as conn:
+            await apply_migrations(conn)  # an older schema is brought up to date first
+        return await _admin_command(args)(Admin.for_pool(pool)), 0
+
+
+async def _migrate_storage(settings: Settings, target: str) -> tuple[Any, int]:
+    if settings.s3 is None:
+        raise SettingsError("storage migrate moves files between the local folder and S3: "
+                            "set the GATEWAY_S3_* settings first")
+    require_embedded_cluster(settings, create=False)
+
+    def progress(done: int, total: int, moved_bytes: int) -> None:
+        end = "\r" if sys.stderr.isatty() and done < total else "\n"
+        print(f"storage migrate: {done}/{total} files, {moved_bytes / 2**20:.1f} MiB moved",
+              end=end, file=sys.stderr, flush=True)
+
+    async with open_database(settings, migrate=False) as pool, \
+            open_object_stores(settings) as stores:
+        report = await migrate_storage(pool, stores, target, part_size=settings.part_size,
+                                       progress=progress)
+    return report.as_json(), 1 if report.failed else 0

@@ -39,20 +39,22 @@ class StartupError(Exception):
     """`serve` cannot start; the message is one line naming the setting to fix."""
 
 
-def serve(settings: Settings) -> None:
-    asyncio.run(run(settings))
+def serve(settings: Settings, *, worker: bool = False) -> None:
+    """One serving process; `worker`: one of `serve --workers N`'s, which shares the
+    port with its siblings and leaves the data-directory lock to its supervisor."""
+    asyncio.run(run(settings, worker=worker))
 
 
-async def run(settings: Settings) -> None:
-    lock = acquire_serve_lock(settings) if settings.database_url is None else None
+async def run(settings: Settings, *, worker: bool = False) -> None:
+    lock = acquire_serve_lock(settings) if settings.database_url is None and not worker else None
     try:
-        await _run(settings)
+        await _run(settings, reuse_port=worker)
     finally:
         if lock is not None:
             os.close(lock)
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, *, reuse_port: bool = False) -> None:
     stop = asyncio.Event()
     hurry = asyncio.Event()  # a second signal: skip the grace
 
@@ -73,7 +75,8 @@ async def _run(settings: Settings) -> None:
         except (DatabaseError, StorageError) as exc:
             raise StartupError(_describe_startup_failure(exc, settings)) from exc
         try:
-            await web.TCPSite(runner, settings.host, settings.port).start()
+            await web.TCPSite(runner, settings.host, settings.port,
+                              reuse_port=reuse_port or None).start()
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason} "

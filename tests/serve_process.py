@@ -62,9 +62,9 @@ class ServeProcess:
         self.stdout = b""
         self.stderr = b""
 
-    async def start(self) -> ServeProcess:
+    async def start(self, *extra: str) -> ServeProcess:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "serve", "--port", str(self.port),
+            sys.executable, "-m", "gateway", "serve", "--port", str(self.port), *extra,
             env=self.env, cwd=self.cwd,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         return self
