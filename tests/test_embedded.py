@@ -99,3 +99,20 @@ async def test_another_local_user_cannot_reach_the_database(other_user: str) -> 
             await asyncio.to_thread(embedded.stop)
         assert running_postmaster(data_dir / "postgres") is None
         assert not socket_dir.exists()  # the private socket folder goes with the server
+
+
+async def test_a_data_directory_of_another_postgres_major_is_refused(tmp_path: Path) -> None:
+    from gateway.embedded import server_major_version
+    from tests.serve_process import clean_env, gateway_cli
+
+    pgdata = tmp_path / "data" / "postgres"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("15\n")
+    running = server_major_version()
+    assert running.isdigit() and running != "15"
+    code, out, err = await gateway_cli("admin", "project", "list", "--data-dir",
+                                       str(tmp_path / "data"), env=clean_env())
+    assert code == 1 and out == ""
+    line = err.strip().splitlines()[-1]
+    assert f"made by PostgreSQL 15, but this gateway runs PostgreSQL {running}" in line
+    assert "Traceback" not in err
