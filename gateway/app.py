@@ -16,9 +16,13 @@ from gateway.db.packages import PackageRepository
 from gateway.db.pool import open_database
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
+from gateway.events.delivery import HookDeliverer
+from gateway.events.repository import EventRepository
+from gateway.events.service import PackageEvents
 from gateway.keys import (
     AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, OBJECT_STORE, REGISTRY, SETTINGS,
 )
+from gateway.keys import HOOK_DELIVERER, PACKAGE_EVENTS
 from gateway.policy import UploadPolicy
 from gateway.registry import Registry
 from gateway.settings import Settings
@@ -57,6 +61,19 @@ async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def package_events_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Events, hooks and the gate; the hook worker delivers whatever is due,
+    what a previous process left queued included."""
+    events = EventRepository(app[DB_POOL])
+    app[PACKAGE_EVENTS] = PackageEvents(events, app[SETTINGS])
+    app[HOOK_DELIVERER] = HookDeliverer(events, app[DB_POOL], app[SETTINGS])
+    task = asyncio.create_task(app[HOOK_DELIVERER].run(), name="hook-deliverer")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_log_middleware, error_middleware])
     app[SETTINGS] = settings
@@ -64,6 +81,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(destroyer_ctx)
+    app.cleanup_ctx.append(package_events_ctx)
     app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
     return app

@@ -16,6 +16,7 @@ import asyncpg
 from gateway.db.packages import PackageRepository
 from gateway.destroyer import PackageDestroyer
 from gateway.errors import InvalidParam, NotFound, PreconditionFailed
+from gateway.events import Origin
 from gateway.models import Package, PackageFile
 
 T = TypeVar("T")
@@ -130,20 +131,24 @@ class Catalog:
         return Listing(items, page, total, has_more=page.offset + len(items) < total)
 
     async def delete_package(self, project_id: int, package_id: int,
-                             unmodified_since: dt.datetime | None = None) -> None:
+                             unmodified_since: dt.datetime | None = None, *,
+                             origin: Origin) -> None:
         package = await self.package(project_id, package_id)
         _check_unmodified_since(package.updated_at, unmodified_since)
-        if not await self._packages.mark_package_for_destruction(project_id, package_id):
+        if not await self._packages.mark_package_for_destruction(project_id, package_id,
+                                                                 origin=origin):
             raise NotFound("Package")  # destroyed by someone else meanwhile
         self._destroyer.wake()
 
     async def delete_file(self, project_id: int, package_id: int, file_id: int,
-                          unmodified_since: dt.datetime | None = None) -> None:
+                          unmodified_since: dt.datetime | None = None, *,
+                          origin: Origin) -> None:
         await self.package(project_id, package_id)
         package_file = await self._packages.find_file(package_id, file_id)
         if package_file is None:
             raise NotFound("Package File")
         _check_unmodified_since(package_file.updated_at, unmodified_since)
-        if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id):
+        if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id,
+                                                              origin=origin):
             raise NotFound("Package File")
         self._destroyer.wake()

@@ -19,6 +19,7 @@ from gateway.db.identity import IdentityRepository
 from gateway.db.migrate import MigrationError, apply_migrations
 from gateway.db.pool import open_database
 from gateway.errors import GatewayError
+from gateway.events import cli as events_cli
 from gateway.logs import configure_logging, get_logger
 from gateway.settings import Settings, SettingsError, parse_bool
 
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     token_list.add_argument("--user")
     token_list.add_argument("--project")
 
+    events_cli.add_parsers(objects)
+
     protection = objects.add_parser("protection").add_subparsers(dest="action", required=True)
     rule_add = protection.add_parser("add", help="protect package names from pushes below a role")
     rule_add.add_argument("--project", required=True)
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             serve(settings)
             return 0
-        output = asyncio.run(_run_with_database(settings, _command(args)))
+        output = asyncio.run(_run_with_database(settings, _command(args, settings)))
     except (SettingsError, GatewayError, MigrationError) as exc:
         print(f"gateway: error: {_one_line(exc)}", file=sys.stderr)
         return 1
@@ -139,7 +142,7 @@ def _one_line(exc: Exception) -> str:
     return " ".join(text.split())
 
 
-def _command(args: argparse.Namespace) -> Callable[[Admin, Any], Awaitable[Any]]:
+def _command(args: argparse.Namespace, settings: Settings) -> Callable[[Admin, Any], Awaitable[Any]]:
     if args.command == "migrate":
         async def migrate(_: Admin, pool: Any) -> Any:
             async with pool.acquire() as conn:
@@ -165,6 +168,8 @@ def _command(args: argparse.Namespace) -> Callable[[Admin, Any], Awaitable[Any]]
         ("protection", "list"): lambda a: a.list_protection_rules(args.project),
         ("protection", "remove"): lambda a: a.remove_protection_rule(args.rule_id),
     }
+    if args.object in events_cli.OBJECTS:
+        return events_cli.command(args, settings)
     action = (args.object, args.action)
     if action in commands:
         run = commands[action]

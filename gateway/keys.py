@@ -8,6 +8,8 @@ from aiohttp import web
 from gateway.auth import Authenticator
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
+from gateway.events.delivery import HookDeliverer
+from gateway.events.service import PackageEvents
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import ObjectStore
@@ -19,3 +21,6 @@ AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 REGISTRY = web.AppKey("registry", Registry)
 CATALOG = web.AppKey("catalog", Catalog)
 DESTROYER = web.AppKey("destroyer", PackageDestroyer)
+
+PACKAGE_EVENTS = web.AppKey("package_events", PackageEvents)
+HOOK_DELIVERER = web.AppKey("hook_deliverer", HookDeliverer)

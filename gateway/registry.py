@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from gateway.auth import Access
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
-    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
+    AwaitingVerification, DatabaseError, DatabaseUnreachable, GatewayError, NotFound, PayloadTooLarge,
 )
 from gateway.logs import get_logger
 from gateway.models import PackageFile
@@ -49,7 +49,8 @@ class Registry:
 
     async def publish(self, access: Access, target: GenericTarget, body: AsyncIterable[bytes], *,
                       declared_length: int | None, status: str | None,
-                      expected: ExpectedDigests | None = None) -> Published:
+                      expected: ExpectedDigests | None = None,
+                      client_address: str | None = None) -> Published:
         self.check_declared_size(declared_length)
         forbid_duplicate = await self.policy.check(access, target)
         key = new_object_key(access.project.id)
@@ -72,7 +73,7 @@ class Registry:
                         sha256=stored.digests.sha256, file_store=self.store.file_store,
                         object_key=key, actor_kind=access.actor.record_kind,
                         actor_user_id=access.actor.user_id, actor_token_id=access.actor.token_id,
-                        actor_name=access.actor.name,
+                        actor_name=access.actor.name, client_address=client_address,
                     ),
                     forbid_duplicate=forbid_duplicate,
                 )
@@ -108,6 +109,10 @@ class Registry:
             access.project.id, target.package_name, target.package_version, target.file_name,
         )
         if record is None:
+            if await self.packages.awaiting_verification(
+                    access.project.id, target.package_name, target.package_version,
+                    target.file_name):
+                raise AwaitingVerification()
             raise NotFound("Package")
         return record
 

@@ -65,6 +65,12 @@ class Settings:
     # How clients reach us, for absolute URLs (Link headers, delete_api_path);
     # unset: the origin each request came to.
     external_url: str | None = None
+    # Package webhooks: URLs resolving to loopback or link-local addresses are
+    # refused unless allowed; retries wait base * 2^n seconds (with jitter);
+    # processes not woken by a commit look for due deliveries this often.
+    allow_local_hooks: bool = False
+    hook_backoff_base: float = 10.0
+    hook_poll_interval: float = 5.0
 
     @property
     def effective_max_file_size(self) -> int:
@@ -102,6 +108,7 @@ class Settings:
             "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
             "s3_access_key_id", "s3_secret_access_key", "s3_addressing_style",
         }
+        known |= {"allow_local_hooks", "hook_backoff_base", "hook_poll_interval"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise SettingsError(f"unknown setting {ENV_PREFIX}{unknown[0].upper()}")
@@ -126,6 +133,12 @@ class Settings:
             log_format=(get("log_format") or defaults.log_format).lower(),
             trusted_proxy_secret=get("trusted_proxy_secret") or None,
             external_url=get("external_url") or None,
+            allow_local_hooks=_bool("allow_local_hooks", get("allow_local_hooks"),
+                                    defaults.allow_local_hooks),
+            hook_backoff_base=_float("hook_backoff_base", get("hook_backoff_base"),
+                                     defaults.hook_backoff_base),
+            hook_poll_interval=_float("hook_poll_interval", get("hook_poll_interval"),
+                                      defaults.hook_poll_interval),
         )
         settings.validate()
         return settings
@@ -155,6 +168,10 @@ class Settings:
             ("postgres://", "postgresql://")
         ):
             raise SettingsError(f"{ENV_PREFIX}DATABASE_URL must be a postgresql:// URL")
+        for name in ("hook_backoff_base", "hook_poll_interval"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be positive (seconds)")
 
 
 def _read_toml(path: Path) -> dict[str, str]:

@@ -47,6 +47,7 @@ async def put_package_file(request: web.Request) -> web.Response:
     published = await request.app[REGISTRY].publish(
         access, target, body_chunks(request),
         declared_length=request.content_length, status=status, expected=expected,
+        client_address=request.remote,
     )
     structlog.contextvars.bind_contextvars(
         bytes_in=published.stored.size, parts=published.stored.parts,

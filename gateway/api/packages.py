@@ -19,6 +19,7 @@ from gateway.catalog import (
 )
 from gateway.db.identity import MAX_BIGINT
 from gateway.errors import InvalidParam, NotFound
+from gateway.events import Origin
 from gateway.keys import CATALOG
 from gateway.validation import parse_project_ref
 
@@ -105,7 +106,7 @@ async def delete_project_package(request: web.Request) -> web.Response:
     access = await authorize(request, _ref(request), Action.DELETE)
     await request.app[CATALOG].delete_package(
         access.project.id, _path_id(request, "package_id", "Package"),
-        unmodified_since=_unmodified_since(request))
+        unmodified_since=_unmodified_since(request), origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 
@@ -113,7 +114,8 @@ async def delete_package_file(request: web.Request) -> web.Response:
     access = await authorize(request, _ref(request), Action.DELETE)
     await request.app[CATALOG].delete_file(
         access.project.id, _path_id(request, "package_id", "Package"),
-        _path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request))
+        _path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request),
+        origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import generic, health, packages
+from gateway.api import package_events
 from gateway.api.http import defer_continue
 
 
@@ -18,3 +19,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(packages.PACKAGE_FILES, packages.list_package_files)
     app.router.add_delete(packages.PACKAGE_FILE, packages.delete_package_file)
     app.router.add_get(packages.GROUP_PACKAGES, packages.list_group_packages)
+    package_events.add_routes(app)

@@ -10,6 +10,8 @@ import asyncpg
 
 from gateway.db.base import Repository
 from gateway.errors import DuplicatePackage, NotFound
+from gateway.events import record as record_event
+from gateway.events.record import FILE_DELETED, FILE_PUSHED, PACKAGE_DELETED, Event, Origin
 from gateway.models import Package, PackageFile
 
 
@@ -26,6 +28,7 @@ class NewPackageFile:
     actor_user_id: int | None
     actor_token_id: int | None
     actor_name: str | None
+    client_address: str | None = None
 
 
 @dataclass
@@ -56,9 +59,22 @@ class PackageRepository(Repository):
                     new_file.file_store, new_file.object_key, new_file.actor_kind,
                     new_file.actor_user_id, new_file.actor_token_id, new_file.actor_name,
                 )
+                await self._record_push(conn, project_id, name, version, new_file, row)
         except asyncpg.ForeignKeyViolationError:
             raise NotFound("Project") from None  # deleted while the file streamed in
         return PackageFile.from_row(row)
+
+    async def _record_push(self, conn: asyncpg.Connection, project_id: int, name: str,
+                           version: str, new_file: NewPackageFile, row: asyncpg.Record) -> None:
+        """Hold the file back if the project's verification gate covers it, and
+        record the push; both in the upload's transaction."""
+        gated = await conn.fetchval(self.query("gate_new_package_file"), row["id"], project_id,
+                                    name) is not None
+        origin = Origin(new_file.actor_kind, new_file.actor_name, new_file.actor_token_id,
+                        new_file.client_address)
+        await record_event(conn, Event.for_file(
+            FILE_PUSHED, project_id, {**row, "package_name": name, "package_version": version},
+            origin, gated=gated))
 
     async def object_recorded(self, object_key: str) -> bool:
         return await self.fetchval("object_recorded", object_key)
@@ -101,12 +117,27 @@ class PackageRepository(Repository):
     async def count_files(self, package_id: int) -> int:
         return await self.fetchval("count_package_files", package_id)
 
-    async def mark_package_for_destruction(self, project_id: int, package_id: int) -> bool:
-        return await self.fetchval("mark_package_for_destruction", project_id, package_id) is not None
+    async def mark_package_for_destruction(self, project_id: int, package_id: int, *,
+                                           origin: Origin) -> bool:
+        """Mark it, and record `package_deleted`, in one transaction."""
+        async with self.transaction() as conn:
+            row = await conn.fetchrow(self.query("mark_package_for_destruction"), project_id,
+                                      package_id)
+            if row is not None:
+                await record_event(conn, Event(PACKAGE_DELETED, project_id, row["id"], row["name"],
+                                               row["version"], origin))
+        return row is not None
 
-    async def mark_file_for_destruction(self, project_id: int, package_id: int, file_id: int) -> bool:
-        return await self.fetchval("mark_package_file_for_destruction", project_id, package_id,
-                                   file_id) is not None
+    async def mark_file_for_destruction(self, project_id: int, package_id: int, file_id: int, *,
+                                        origin: Origin) -> bool:
+        """Mark it, and record `package_file_deleted`, in one transaction."""
+        async with self.transaction() as conn:
+            row = await conn.fetchrow(self.query("mark_package_file_for_destruction"), project_id,
+                                      package_id, file_id)
+            if row is not None:
+                await record_event(conn, Event.for_file(
+                    FILE_DELETED, project_id, {**row, "package_id": package_id}, origin))
+        return row is not None
 
     @asynccontextmanager
     async def files_to_destroy(self, limit: int, skip: list[int]) -> AsyncIterator[DestroyBatch]:
@@ -125,6 +156,10 @@ class PackageRepository(Repository):
                                     file_name: str) -> PackageFile | None:
         row = await self.fetchrow("find_generic_download", project_id, name, version, file_name)
         return PackageFile.from_row(row) if row else None
+
+    async def awaiting_verification(self, project_id: int, name: str, version: str,
+                                    file_name: str) -> bool:
+        return await self.fetchval("awaiting_verification", project_id, name, version, file_name)
 
     async def mark_downloaded(self, package_id: int) -> None:
         await self.execute("touch_package_downloaded", package_id)
