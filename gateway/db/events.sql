@@ -26,11 +26,12 @@ SELECT count(*) FROM queued;
 SELECT pg_notify('package_hook_deliveries', '');
 
 -- name: list_package_events
--- Newest first. $2 kind, $3 exact package name, $4 only after this time; $5 limit, $6 offset.
+-- Newest first. $2 kind, $3 exact package name, $4 only after this time (to the
+-- millisecond, as times are shown); $5 limit, $6 offset.
 SELECT * FROM package_events
 WHERE project_id = $1 AND ($2::text IS NULL OR kind = $2)
   AND ($3::text IS NULL OR package_name = $3)
-  AND ($4::timestamptz IS NULL OR created_at > $4)
+  AND ($4::timestamptz IS NULL OR date_trunc('milliseconds', created_at) > $4)
 ORDER BY seq DESC
 LIMIT $5 OFFSET $6;
 
@@ -39,7 +40,7 @@ SELECT count(*) FROM (
     SELECT 1 FROM package_events
     WHERE project_id = $1 AND ($2::text IS NULL OR kind = $2)
       AND ($3::text IS NULL OR package_name = $3)
-      AND ($4::timestamptz IS NULL OR created_at > $4)
+      AND ($4::timestamptz IS NULL OR date_trunc('milliseconds', created_at) > $4)
     LIMIT $5
 ) AS capped;
 
