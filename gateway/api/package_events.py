@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
+from gateway.api.generic import send_file
 from gateway.api.http import authorize
 from gateway.api.packages import PACKAGE_FILE, PROJECT_PACKAGES, _path_id, _ref, _text
 from gateway.api.pagination import paginated, parse_page
@@ -25,6 +27,7 @@ HOOK = HOOKS + "/{hook_id:[0-9]+}"
 HOOK_DELIVERIES = HOOK + "/deliveries"
 GATE = PROJECT_PACKAGES + "/verification_gate"
 VERIFY = PACKAGE_FILE + "/verify"
+FILE_DOWNLOAD = PACKAGE_FILE + "/download"
 
 
 def add_routes(app: web.Application) -> None:
@@ -38,6 +41,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete(GATE, clear_gate)
     app.router.add_get(PACKAGE_FILE, get_package_file)
     app.router.add_post(VERIFY, verify_package_file)
+    app.router.add_get(FILE_DOWNLOAD, download_package_file)
 
 
 async def _at_least(request: web.Request, action: Action, level: AccessLevel) -> Access:
@@ -156,12 +160,30 @@ async def get_package_file(request: web.Request) -> web.Response:
         _path_id(request, "file_id", "Package File")))
 
 
-async def verify_package_file(request: web.Request) -> web.Response:
-    """A pipeline's verdict on a gated file: maintainers, or a CI job of the project."""
+async def _verifier(request: web.Request) -> Access:
+    """Who may judge gated files: maintainers, and CI jobs of the project."""
     access = await authorize(request, _ref(request), Action.WRITE)
     own_job = access.actor.kind == "job" and access.actor.project_id == access.project.id
     if not own_job and (access.level is None or access.level < AccessLevel.MAINTAINER):
         raise Forbidden()
+    return access
+
+
+async def download_package_file(request: web.Request) -> web.StreamResponse:
+    """One file by id. Verified files download with read access; files still
+    waiting or rejected only for those who may verify them."""
+    access = await authorize(request, _ref(request), Action.READ)
+    record = await request.app[PACKAGE_EVENTS].stored_file(
+        access.project.id, _path_id(request, "package_id", "Package"),
+        _path_id(request, "file_id", "Package File"))
+    if record.status != "default":
+        await _verifier(request)
+    return await send_file(request, record.file, unquote(record.file.file_name).rsplit("/", 1)[-1])
+
+
+async def verify_package_file(request: web.Request) -> web.Response:
+    """A pipeline's verdict on a gated file."""
+    access = await _verifier(request)
     body = await _json_object(request)
     result = await request.app[PACKAGE_EVENTS].verify(
         access.project.id, _path_id(request, "package_id", "Package"),

@@ -15,10 +15,16 @@ def download_path(project_id: int, name: str, version: str, file_name: str) -> s
             f"{name}/{version}/{unquote(file_name)}")
 
 
+def file_download_path(project_id: int, package_id: int, file_id: int) -> str:
+    """One file by id, verified or not: what a verification pipeline fetches."""
+    return f"/api/v4/projects/{project_id}/packages/{package_id}/package_files/{file_id}/download"
+
+
 def event_json(row: Any, external_url: str | None, *, with_client: bool = True) -> dict[str, Any]:
     """What a pipeline needs to fetch and check the file. The download URL is
-    absolute with GATEWAY_EXTERNAL_URL, else a path; a receiver does not see the
-    client address (the audit list does)."""
+    absolute with GATEWAY_EXTERNAL_URL, else a path; for a gated push it names
+    the file by id (the generic path serves only verified files). A receiver does
+    not see the client address (the audit list does)."""
     package_file = None
     if row["file_id"] is not None:
         package_file = {
@@ -27,8 +33,11 @@ def event_json(row: Any, external_url: str | None, *, with_client: bool = True) 
             "file_sha256": row["file_sha256"], "download_url": None,
         }
         if row["kind"] in (FILE_PUSHED, FILE_VERIFIED):
-            path = download_path(row["project_id"], row["package_name"], row["package_version"],
-                                 row["file_name"])
+            if row["kind"] == FILE_PUSHED and row["gated"]:
+                path = file_download_path(row["project_id"], row["package_id"], row["file_id"])
+            else:
+                path = download_path(row["project_id"], row["package_name"],
+                                     row["package_version"], row["file_name"])
             package_file["download_url"] = (external_url or "").rstrip("/") + path
     ci = None
     if any(row[name] is not None for name in ("pipeline_id", "ref", "sha", "job_id")):

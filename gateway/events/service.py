@@ -26,6 +26,12 @@ MAX_PATTERNS = 50
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    file: PackageFile
+    status: str
+
+
+@dataclass(frozen=True)
 class EventFilter:
     kind: str | None = None
     package_name: str | None = None
@@ -139,11 +145,18 @@ class PackageEvents:
         await self._events.clear_gate(project_id)
         return gate_json(None)
 
-    async def package_file(self, project_id: int, package_id: int, file_id: int) -> dict[str, Any]:
+    async def _file_row(self, project_id: int, package_id: int, file_id: int) -> asyncpg.Record:
         row = await self._events.gated_file(project_id, package_id, file_id)
         if row is None:
             raise NotFound("Package File")
-        return gated_file_json(row)
+        return row
+
+    async def package_file(self, project_id: int, package_id: int, file_id: int) -> dict[str, Any]:
+        return gated_file_json(await self._file_row(project_id, package_id, file_id))
+
+    async def stored_file(self, project_id: int, package_id: int, file_id: int) -> StoredFile:
+        row = await self._file_row(project_id, package_id, file_id)
+        return StoredFile(PackageFile.from_row(row), row["status"])
 
     async def verify(self, project_id: int, package_id: int, file_id: int, result: str,
                      reason: str | None, origin: Origin) -> dict[str, Any]:

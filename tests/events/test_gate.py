@@ -60,6 +60,10 @@ async def test_a_gated_file_waits_while_the_previous_one_downloads(gateway: Gate
         f"{base(maintainer)}/{new['package_id']}/package_files/{new['id']}",
         headers=maintainer.headers)).json()
     assert record["status"] == "processing" and record["verification_failure"] is None
+    by_id = await gateway.client.get(
+        f"{base(maintainer)}/{new['package_id']}/package_files/{new['id']}/download",
+        headers=maintainer.headers)  # what the verification pipeline fetches
+    assert by_id.status == 200 and await by_id.read() == b"new unverified build"
 
     passed = await verify(gateway, maintainer.headers, maintainer, new, {"status": "passed"})
     assert passed.status == 200 and (await passed.json())["status"] == "default"
@@ -94,14 +98,18 @@ async def test_who_may_verify(gateway: Gateway) -> None:
     assert (await verify(gateway, foreign_job, developer, record, {"status": "passed"})).status == 404
     assert (await verify(gateway, {}, developer, record, {"status": "passed"})).status == 401
     assert (await gateway.get(developer)).status == 404
+    by_id = (f"{base(developer)}/{record['package_id']}/package_files/{record['id']}/download")
+    assert (await gateway.client.get(by_id, headers=developer.headers)).status == 403
 
     job = {"JOB-TOKEN": await gateway.admin.create_job_token(
         project["path"], developer.username, dt.timedelta(hours=1))}
     for bad in ({"status": "maybe"}, {}, {"status": "failed", "reason": "x" * 1001}):
         assert (await verify(gateway, job, developer, record, bad)).status == 400
+    assert await (await gateway.client.get(by_id, headers=job)).read() == b"bits"
     accepted = await verify(gateway, job, developer, record, {"status": "passed"})
     assert accepted.status == 200
     assert await (await gateway.get(developer)).read() == b"bits"
+    assert await (await gateway.client.get(by_id, headers=developer.headers)).read() == b"bits"
 
 
 async def test_patterns_limit_the_gate(gateway: Gateway) -> None:
@@ -144,7 +152,10 @@ async def test_gated_push_and_verification_are_delivered(gateway_factory: Any,
     await set_gate(gateway, maintainer)
     record = await push(gateway, maintainer, b"bits")
     await wait_for(lambda: len(receiver.delivered) == 1)
-    assert receiver.delivered[0].payload["gated"] is True
+    pushed = receiver.delivered[0].payload
+    assert pushed["gated"] is True
+    assert pushed["package_file"]["download_url"] == (
+        f"{base(maintainer)}/{record['package_id']}/package_files/{record['id']}/download")
     assert (await verify(gateway, maintainer.headers, maintainer, record,
                          {"status": "passed"})).status == 200
     await wait_for(lambda: len(receiver.delivered) == 2)
