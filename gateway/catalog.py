@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -73,6 +74,21 @@ class Listing(Generic[T]):
     has_more: bool  # whether a next page has items
 
 
+async def capped_listing(count: Callable[[int], Awaitable[int]],
+                         fetch: Callable[[int, int], Awaitable[list[T]]], page: Page) -> Listing[T]:
+    """A page of a list whose total is counted only up to COUNT_LIMIT:
+    `count(cap)` counts at most `cap` rows, `fetch(limit, offset)` reads rows."""
+    counted = await count(COUNT_LIMIT + 1)
+    total = counted if counted <= COUNT_LIMIT else None
+    if total is not None and page.offset >= total:
+        return Listing([], page, total, has_more=False)  # past the end: GitLab's []
+    if total is None and page.offset > MAX_OFFSET:
+        raise InvalidParam("page")  # deep pages of huge lists: narrow them with filters
+    # One row more than the page tells whether a next page exists, count or not.
+    items = await fetch(page.size + 1, page.offset)
+    return Listing(items[:page.size], page, total, has_more=len(items) > page.size)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -99,16 +115,11 @@ class Catalog:
                             page: Page) -> Listing[Package]:
         filters = (project_ids, where.name_patterns(), where.package_version or None,
                    where.package_type, where.status)
-        counted = await self._packages.count_packages(*filters, COUNT_LIMIT + 1)
-        total = counted if counted <= COUNT_LIMIT else None
-        if total is not None and page.offset >= total:
-            return Listing([], page, total, has_more=False)  # past the end: GitLab's []
-        if total is None and page.offset > MAX_OFFSET:
-            raise InvalidParam("page")  # deep pages of huge lists: narrow them with filters
-        # One row more than the page tells whether a next page exists, count or not.
-        items = await self._packages.list_packages(f"{where.order_by}_{where.sort}", *filters,
-                                                   page.size + 1, page.offset)
-        return Listing(items[:page.size], page, total, has_more=len(items) > page.size)
+        order = f"{where.order_by}_{where.sort}"
+        return await capped_listing(
+            lambda cap: self._packages.count_packages(*filters, cap),
+            lambda limit, offset: self._packages.list_packages(order, *filters, limit, offset),
+            page)
 
     async def package(self, project_id: int, package_id: int, *, listed_only: bool = False) -> Package:
         """A package of the project; `listed_only`: as the single-package route

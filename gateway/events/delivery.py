@@ -39,6 +39,8 @@ LEASE_SECONDS = 60.0
 RETRY_WINDOW = dt.timedelta(hours=24)
 MAX_BACKOFF = 3600.0
 BATCH_SIZE = 20
+# A busy pool must not hold up delivery: without a listener, polling still works.
+LISTEN_ACQUIRE_TIMEOUT = 5.0
 USER_AGENT = "gitlab-generic-gateway-hooks"
 
 
@@ -93,9 +95,14 @@ class HookDeliverer:
             return
         await self._unlisten()
         try:
-            conn = await self._pool.acquire()
+            conn = await self._pool.acquire(timeout=LISTEN_ACQUIRE_TIMEOUT)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("hook_listen_failed", error=str(exc), note="polling only")
+            return
+        try:
             await conn.add_listener(CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            await self._pool.release(conn)
             log.warning("hook_listen_failed", error=str(exc), note="polling only")
             return
         self._listener = conn

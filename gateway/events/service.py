@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from gateway.api.serializers import package_file, timestamp
-from gateway.catalog import COUNT_LIMIT, MAX_OFFSET, Listing, Page
+from gateway.catalog import Listing, Page, capped_listing
 from gateway.errors import BadRequest, Conflict, InvalidParam, NotFound
 from gateway.events.destinations import check_hook_url
 from gateway.events.payload import event_json
@@ -96,15 +96,13 @@ class PackageEvents:
         if where.kind is not None and where.kind not in EVENT_KINDS:
             raise InvalidParam("kind")
         filters = (project_id, where.kind, where.package_name, where.after)
-        counted = await self._events.count_events(*filters, COUNT_LIMIT + 1)
-        total = counted if counted <= COUNT_LIMIT else None
-        if total is not None and page.offset >= total:
-            return Listing([], page, total, has_more=False)
-        if total is None and page.offset > MAX_OFFSET:
-            raise InvalidParam("page")
-        rows = await self._events.list_events(*filters, page.size + 1, page.offset)
-        items = [event_json(row, self._settings.external_url) for row in rows[:page.size]]
-        return Listing(items, page, total, has_more=len(rows) > page.size)
+
+        async def fetch(limit: int, offset: int) -> list[dict[str, Any]]:
+            rows = await self._events.list_events(*filters, limit, offset)
+            return [event_json(row, self._settings.external_url) for row in rows]
+
+        return await capped_listing(lambda cap: self._events.count_events(*filters, cap), fetch,
+                                    page)
 
     # -- hooks ----------------------------------------------------------------------
     async def add_hook(self, project_id: int, url: str, secret: str | None,

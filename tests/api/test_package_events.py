@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 
@@ -130,4 +129,3 @@ async def test_an_event_rolls_back_with_its_change(gateway: Gateway) -> None:
         except RuntimeError:
             pass
         assert await conn.fetchval("SELECT count(*) FROM package_events") == 0
-    await asyncio.sleep(0)

@@ -19,6 +19,16 @@ async def delivery_rows(gateway: Gateway) -> list[asyncpg.Record]:
         return await conn.fetch("SELECT status, attempts FROM package_hook_deliveries ORDER BY id")
 
 
+async def settled(gateway: Gateway, count: int, timeout: float = 15.0) -> None:
+    """Until `count` deliveries are recorded as delivered (the receiver sees a
+    request before the gateway records its answer)."""
+    for _ in range(int(timeout / 0.05)):
+        if [r["status"] for r in await delivery_rows(gateway)].count("delivered") >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("deliveries not recorded in time")
+
+
 async def test_a_push_delivers_one_signed_event(hooked_gateway: HookedGateway,
                                                 receiver: Receiver) -> None:
     gateway = await hooked_gateway()
@@ -31,6 +41,7 @@ async def test_a_push_delivers_one_signed_event(hooked_gateway: HookedGateway,
                                  file_name="tool.tar.gz")
     assert response.status == 201
     await wait_for(lambda: len(receiver.delivered) == 1)
+    await settled(gateway, 1)
     await asyncio.sleep(0.5)  # several worker rounds: still one delivery
     assert len(receiver.delivered) == 1
 
@@ -79,6 +90,7 @@ async def test_a_receiver_down_three_times_still_receives_it(hooked_gateway: Hoo
 
     assert (await gateway.put(maintainer, b"data")).status == 201
     await wait_for(lambda: len(receiver.delivered) == 1)
+    await settled(gateway, 1)
     assert receiver.requests == 4
     ids = {receiver.event_ids()[0]}
     [listed] = await deliveries(gateway, maintainer, hook["id"])
@@ -117,6 +129,7 @@ async def test_a_restart_between_push_and_delivery_still_delivers(
     receiver.hold = None
     second = await hooked_gateway()
     await wait_for(lambda: len(receiver.delivered) == 1)
+    await settled(second, 1)
     [listed] = await deliveries(second, maintainer, hook["id"])
     assert listed["status"] == "delivered"
     assert receiver.event_ids() == [listed["event_id"]]
@@ -131,7 +144,11 @@ async def test_a_queued_delivery_is_sent_by_the_next_process(
     await add_hook(first, maintainer, receiver.url)
     receiver.statuses = [503]
     assert (await first.put(maintainer, b"data")).status == 201
-    await wait_for(lambda: receiver.requests == 1)
+    for _ in range(300):  # until the refused attempt is recorded
+        async with first.pool.acquire() as conn:
+            if await conn.fetchval("SELECT count(*) FROM package_hook_attempts") == 1:
+                break
+        await asyncio.sleep(0.05)
     await first.client.close()
     assert receiver.delivered == []
 
@@ -139,6 +156,7 @@ async def test_a_queued_delivery_is_sent_by_the_next_process(
     async with second.pool.acquire() as conn:  # the hour-long backoff, over
         await conn.execute("UPDATE package_hook_deliveries SET next_attempt_at = now()")
     await wait_for(lambda: len(receiver.delivered) == 1)
+    await settled(second, 1)
     assert [(r["status"], r["attempts"]) for r in await delivery_rows(second)] == [("delivered", 2)]
 
 
@@ -156,6 +174,7 @@ async def test_two_gateways_on_one_database_deliver_each_event_once(
 
     await asyncio.gather(*(push(n) for n in range(12)))
     await wait_for(lambda: len(receiver.delivered) >= 12)
+    await settled(first, 12)
     await asyncio.sleep(1.0)  # more rounds of both workers
     ids = receiver.event_ids()
     assert len(ids) == len(set(ids)) == 12
@@ -195,3 +214,49 @@ async def test_hooks_to_local_addresses_are_refused_by_default(hooked_gateway: H
         assert response.status == 400, url
     async with gateway.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM package_hooks") == 0
+
+
+async def test_a_delivery_failing_for_24_hours_is_given_up(hooked_gateway: HookedGateway,
+                                                          receiver: Receiver) -> None:
+    gateway = await hooked_gateway()
+    maintainer = await gateway.user("maintainer", await gateway.project())
+    hook = await add_hook(gateway, maintainer, receiver.url)
+    receiver.statuses = [500] * 1000
+    assert (await gateway.put(maintainer, b"data")).status == 201
+    await wait_for(lambda: receiver.requests >= 1)
+    async with gateway.pool.acquire() as conn:  # queued a day ago
+        await conn.execute("UPDATE package_hook_deliveries SET created_at = now() - interval '25 hours'")
+    for _ in range(300):
+        if [r["status"] for r in await delivery_rows(gateway)] == ["failed"]:
+            break
+        await asyncio.sleep(0.05)
+    [listed] = await deliveries(gateway, maintainer, hook["id"])
+    assert listed["status"] == "failed" and listed["next_attempt_at"] is None
+    requests = receiver.requests
+    await asyncio.sleep(0.5)
+    assert receiver.requests == requests  # no more attempts
+
+
+async def test_a_hook_that_turns_local_is_refused_at_delivery(hooked_gateway: HookedGateway,
+                                                             receiver: Receiver) -> None:
+    """Stored while local hooks were allowed; a process that does not allow them
+    refuses to call it (the same holds for a name that starts resolving locally)."""
+    first = await hooked_gateway()
+    maintainer = await first.user("maintainer", await first.project())
+    hook = await add_hook(first, maintainer, receiver.url.replace("127.0.0.1", "localhost"))
+    await first.client.close()
+    strict = await hooked_gateway(allow_local_hooks=False)
+    assert (await strict.put(maintainer, b"data")).status == 201
+
+    async def attempts() -> list[dict]:
+        [listed] = await deliveries(strict, maintainer, hook["id"])
+        return listed["attempt_log"]
+
+    for _ in range(100):
+        if len(await attempts()) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    log = await attempts()
+    assert len(log) >= 2 and all("loopback or link-local" in a["error"] for a in log)
+    assert all(a["status_code"] is None for a in log)
+    assert receiver.requests == 0

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.events.conftest import Receiver, add_hook
 from tests.harness import Gateway, Identity, wait_for
-
-HookedGateway = Callable[..., Awaitable[Gateway]]
 
 
 def base(who: Identity) -> str:
@@ -81,6 +78,15 @@ async def test_a_gated_file_waits_while_the_previous_one_downloads(gateway: Gate
     assert fresh["id"] not in [f["id"] for f in await files(gateway, maintainer, old["package_id"])]
     again = await verify(gateway, maintainer.headers, maintainer, new, {"status": "passed"})
     assert again.status == 409  # live already
+
+    rejected = f"{base(maintainer)}/{fresh['package_id']}/package_files/{fresh['id']}"
+    assert (await gateway.client.delete(rejected, headers=maintainer.headers)).status == 204
+    events = await (await gateway.client.get(f"{base(maintainer)}/events",
+                                             headers=maintainer.headers)).json()
+    assert [(e["kind"], e["package_file"]["id"], e["gated"]) for e in events] == [
+        ("package_file_deleted", fresh["id"], False), ("package_file_verified", new["id"], True),
+        ("package_file_pushed", fresh["id"], True), ("package_file_pushed", new["id"], True),
+        ("package_file_pushed", old["id"], False)]
 
 
 async def test_who_may_verify(gateway: Gateway) -> None:
