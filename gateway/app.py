@@ -20,10 +20,13 @@ from gateway.db.pipelines import PipelineRepository
 from gateway.db.pool import open_database
 from gateway.catalog import Catalog
 from gateway.destroyer import PackageDestroyer
+from gateway.events.delivery import HookDeliverer
+from gateway.events.repository import EventRepository
+from gateway.events.service import PackageEvents
 from gateway.gc import gc_ctx
 from gateway.keys import (
-    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, IDENTITY, LIFECYCLE, OBJECT_STORE, OBJECT_STORES,
-    PIPELINES, PROTECTION, REGISTRY, SETTINGS, UPLOAD_BUDGET,
+    AUTHENTICATOR, CATALOG, DB_POOL, DESTROYER, HOOK_DELIVERER, IDENTITY, LIFECYCLE, OBJECT_STORE,
+    OBJECT_STORES, PACKAGE_EVENTS, PIPELINES, PROTECTION, REGISTRY, SETTINGS, UPLOAD_BUDGET,
 )
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import UPLOAD_BUFFER_IN_USE
@@ -71,6 +74,19 @@ async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def package_events_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Events, hooks and the gate; the hook worker delivers whatever is due,
+    what a previous process left queued included."""
+    events = EventRepository(app[DB_POOL])
+    app[PACKAGE_EVENTS] = PackageEvents(events, app[SETTINGS])
+    app[HOOK_DELIVERER] = HookDeliverer(events, app[DB_POOL], app[SETTINGS])
+    task = asyncio.create_task(app[HOOK_DELIVERER].run(), name="hook-deliverer")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_log_middleware, drain_middleware, error_middleware],
                           # Bodies are stored as sent: never decompress a Content-Encoding.
@@ -83,6 +99,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(destroyer_ctx)
     app.cleanup_ctx.append(gc_ctx)
+    app.cleanup_ctx.append(package_events_ctx)
     app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
     return app

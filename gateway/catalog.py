@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -17,6 +18,7 @@ from gateway.auth import Access
 from gateway.db.packages import PackageRepository
 from gateway.destroyer import PackageDestroyer
 from gateway.errors import InvalidParam, NotFound, PreconditionFailed, RecordNotFound
+from gateway.events import Origin
 from gateway.models import Package, PackageFile
 from gateway.protection import ProtectionRules
 
@@ -74,6 +76,21 @@ class Listing(Generic[T]):
     has_more: bool  # whether a next page has items
 
 
+async def capped_listing(count: Callable[[int], Awaitable[int]],
+                         fetch: Callable[[int, int], Awaitable[list[T]]], page: Page) -> Listing[T]:
+    """A page of a list whose total is counted only up to COUNT_LIMIT:
+    `count(cap)` counts at most `cap` rows, `fetch(limit, offset)` reads rows."""
+    counted = await count(COUNT_LIMIT + 1)
+    total = counted if counted <= COUNT_LIMIT else None
+    if total is not None and page.offset >= total:
+        return Listing([], page, total, has_more=False)  # past the end: GitLab's []
+    if total is None and page.offset > MAX_OFFSET:
+        raise InvalidParam("page")  # deep pages of huge lists: narrow them with filters
+    # One row more than the page tells whether a next page exists, count or not.
+    items = await fetch(page.size + 1, page.offset)
+    return Listing(items[:page.size], page, total, has_more=len(items) > page.size)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -102,16 +119,11 @@ class Catalog:
                             page: Page) -> Listing[Package]:
         filters = (project_ids, where.name_patterns(), where.package_version or None,
                    where.package_type, where.status)
-        counted = await self._packages.count_packages(*filters, COUNT_LIMIT + 1)
-        total = counted if counted <= COUNT_LIMIT else None
-        if total is not None and page.offset >= total:
-            return Listing([], page, total, has_more=False)  # past the end: GitLab's []
-        if total is None and page.offset > MAX_OFFSET:
-            raise InvalidParam("page")  # deep pages of huge lists: narrow them with filters
-        # One row more than the page tells whether a next page exists, count or not.
-        items = await self._packages.list_packages(f"{where.order_by}_{where.sort}", *filters,
-                                                   page.size + 1, page.offset)
-        return Listing(items[:page.size], page, total, has_more=len(items) > page.size)
+        order = f"{where.order_by}_{where.sort}"
+        return await capped_listing(
+            lambda cap: self._packages.count_packages(*filters, cap),
+            lambda limit, offset: self._packages.list_packages(order, *filters, limit, offset),
+            page)
 
     async def package(self, project_id: int, package_id: int, *, listed_only: bool = False) -> Package:
         """A package of the project; `listed_only`: as the single-package route
@@ -142,33 +154,38 @@ class Catalog:
         return package_file
 
     async def delete_package(self, access: Access, package_id: int,
-                             unmodified_since: dt.datetime | None = None) -> None:
+                             unmodified_since: dt.datetime | None = None, *,
+                             origin: Origin) -> None:
         project_id = access.project.id
         package = await self.package(project_id, package_id)
         await self._protection.check_delete(access, package.name)
         _check_unmodified_since(package.updated_at, unmodified_since)
-        if not await self._packages.mark_package_for_destruction(project_id, package_id):
+        if not await self._packages.mark_package_for_destruction(project_id, package_id,
+                                                                 origin=origin):
             raise NotFound("Package")  # destroyed by someone else meanwhile
         self._destroyer.wake()
 
     async def delete_file(self, access: Access, package_id: int, file_id: int,
-                          unmodified_since: dt.datetime | None = None) -> None:
+                          unmodified_since: dt.datetime | None = None, *,
+                          origin: Origin) -> None:
         project_id = access.project.id
         package = await self.package(project_id, package_id)
         await self._protection.check_delete(access, package.name)
         package_file = await self.file(project_id, package_id, file_id)
         _check_unmodified_since(package_file.updated_at, unmodified_since)
-        if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id):
+        if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id,
+                                                              origin=origin):
             raise NotFound("Package File")
         self._destroyer.wake()
 
     async def delete_generic_files(self, access: Access, name: str, version: str,
-                                   file_name: str) -> None:
+                                   file_name: str, *, origin: Origin) -> None:
         """Every live file of that name in the package (the generic DELETE route)."""
         package = await self._packages.find_generic_package(access.project.id, name, version)
         if package is None:
             raise RecordNotFound()
         await self._protection.check_delete(access, package.name)
-        if not await self._packages.mark_generic_files_for_destruction(package.id, file_name):
+        if not await self._packages.mark_generic_files_for_destruction(
+                access.project.id, package.id, file_name, origin=origin):
             raise RecordNotFound()
         self._destroyer.wake()

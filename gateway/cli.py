@@ -24,6 +24,7 @@ from gateway.db.inventory import InventoryRepository
 from gateway.db.migrate import MigrationError, apply_migrations
 from gateway.db.pool import open_database
 from gateway.errors import GatewayError
+from gateway.events import cli as events_cli
 from gateway.logs import configure_logging
 from gateway.server import StartupError, serve
 from gateway.settings import Settings, SettingsError, parse_bool, read_sources
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     token_list = token.add_parser("list", help="list tokens (never their secrets)")
     token_list.add_argument("--user", help="only this user's tokens")
     token_list.add_argument("--project", help="only this project's tokens")
+
+    events_cli.add_parsers(objects)
 
     protection = objects.add_parser("protection", help="package protection rules").add_subparsers(
         dest="action", required=True)
@@ -327,7 +330,10 @@ async def _run(settings: Settings, args: argparse.Namespace) -> tuple[Any, int]:
                     "schema_version": await InventoryRepository(pool).schema_version()}, 0
         async with pool.acquire() as conn:
             await apply_migrations(conn)  # an older schema is brought up to date first
-        return await _admin_command(args)(Admin.for_pool(pool)), 0
+        admin = Admin.for_pool(pool)
+        if args.object in events_cli.OBJECTS:
+            return await events_cli.command(args, settings)(admin, pool), 0
+        return await _admin_command(args)(admin), 0
 
 
 async def _migrate_storage(settings: Settings, target: str) -> tuple[Any, int]:

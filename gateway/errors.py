@@ -200,3 +200,11 @@ class DatabaseUnreachable(DatabaseError):
 
 class NotFoundInStorage(StorageError):
     """The row points at an object the store does not have."""
+
+
+class AwaitingVerification(NotFound):
+    """The file of that name waits for its verification pipeline (gated push)."""
+
+    @property
+    def message(self) -> str:
+        return "404 Package file is awaiting verification"

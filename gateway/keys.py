@@ -13,6 +13,8 @@ from gateway.destroyer import PackageDestroyer
 from gateway.pipelines import PackagePipelines
 from gateway.protection import ProtectionRules
 from gateway.lifecycle import Lifecycle
+from gateway.events.delivery import HookDeliverer
+from gateway.events.service import PackageEvents
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import ObjectStore, ObjectStores
@@ -30,3 +32,6 @@ PROTECTION = web.AppKey("protection", ProtectionRules)
 PIPELINES = web.AppKey("pipelines", PackagePipelines)
 UPLOAD_BUDGET = web.AppKey("upload_budget", ByteBudget)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+
+PACKAGE_EVENTS = web.AppKey("package_events", PackageEvents)
+HOOK_DELIVERER = web.AppKey("hook_deliverer", HookDeliverer)

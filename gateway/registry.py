@@ -16,8 +16,8 @@ from gateway.buffers import ByteBudget
 from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import NewPackageFile, PackageRepository
 from gateway.errors import (
-    DatabaseError, DatabaseUnreachable, GatewayError, NotFound, NotFoundInStorage,
-    PayloadTooLarge, RecordNotFound,
+    AwaitingVerification, DatabaseError, DatabaseUnreachable, GatewayError, NotFound,
+    NotFoundInStorage, PayloadTooLarge, RecordNotFound,
 )
 from gateway.logs import get_logger
 from gateway.metrics import UPLOADS_IN_FLIGHT
@@ -58,7 +58,8 @@ class Registry:
 
     async def publish(self, access: Access, target: GenericTarget, body: AsyncIterable[bytes], *,
                       declared_length: int | None, status: str | None,
-                      expected: ExpectedDigests | None = None) -> Published:
+                      expected: ExpectedDigests | None = None,
+                      client_address: str | None = None) -> Published:
         self.check_declared_size(declared_length)
         forbid_duplicate = await self.policy.check(access, target)
         key = new_object_key(access.project.id)
@@ -89,7 +90,7 @@ class Registry:
                         object_key=key, actor_kind=access.actor.record_kind,
                         actor_user_id=access.actor.user_id, actor_token_id=access.actor.token_id,
                         actor_name=access.actor.name, ci_pipeline_id=access.actor.ci_pipeline_id,
-                        ci_job_id=access.actor.ci_job_id,
+                        ci_job_id=access.actor.ci_job_id, client_address=client_address,
                     ),
                     forbid_duplicate=forbid_duplicate,
                 )
@@ -136,6 +137,10 @@ class Registry:
             access.project.id, target.package_name, target.package_version, target.file_name,
         )
         if record is None:
+            if await self.packages.awaiting_verification(
+                    access.project.id, target.package_name, target.package_version,
+                    target.file_name):
+                raise AwaitingVerification()
             raise RecordNotFound()
         return record
 

@@ -85,6 +85,12 @@ class Settings:
     gc_min_age: float | None = None
     # On SIGTERM/SIGINT/SIGHUP, how long requests in flight may run before they are cancelled.
     shutdown_grace: float = 60.0
+    # Package webhooks: URLs resolving to loopback or link-local addresses are
+    # refused unless allowed; retries wait base * 2^n seconds (with jitter);
+    # processes not woken by a commit look for due deliveries this often.
+    allow_local_hooks: bool = False
+    hook_backoff_base: float = 10.0
+    hook_poll_interval: float = 5.0
 
     @property
     def effective_max_file_size(self) -> int:
@@ -121,6 +127,7 @@ class Settings:
             "s3_connect_timeout", "s3_read_timeout", "gc_interval", "gc_min_age",
             "upload_buffer_bytes", "body_idle_timeout", "shutdown_grace",
         }
+        known |= {"allow_local_hooks", "hook_backoff_base", "hook_poll_interval"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise SettingsError(f"unknown setting {ENV_PREFIX}{unknown[0].upper()}")
@@ -153,6 +160,12 @@ class Settings:
             body_idle_timeout=_float("body_idle_timeout", get("body_idle_timeout"),
                                      defaults.body_idle_timeout),
             shutdown_grace=_float("shutdown_grace", get("shutdown_grace"), defaults.shutdown_grace),
+            allow_local_hooks=_bool("allow_local_hooks", get("allow_local_hooks"),
+                                    defaults.allow_local_hooks),
+            hook_backoff_base=_float("hook_backoff_base", get("hook_backoff_base"),
+                                     defaults.hook_backoff_base),
+            hook_poll_interval=_float("hook_poll_interval", get("hook_poll_interval"),
+                                      defaults.hook_poll_interval),
         )
         settings.validate()
         return settings
@@ -202,6 +215,10 @@ class Settings:
             ("postgres://", "postgresql://")
         ):
             raise SettingsError(f"{ENV_PREFIX}DATABASE_URL must be a postgresql:// URL")
+        for name in ("hook_backoff_base", "hook_poll_interval"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be positive (seconds)")
 
 
 def read_sources(environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:

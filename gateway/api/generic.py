@@ -12,6 +12,7 @@ from gateway.api.http import (
 )
 from gateway.api.serializers import package_file_full
 from gateway.auth import Action
+from gateway.events import Origin
 from gateway.keys import CATALOG, REGISTRY
 from gateway.logs import get_logger
 from gateway.metrics import DOWNLOADS_IN_FLIGHT, track
@@ -48,6 +49,7 @@ async def put_package_file(request: web.Request) -> web.Response:
     published = await request.app[REGISTRY].publish(
         access, target, body_chunks(request),
         declared_length=request.content_length, status=status, expected=expected,
+        client_address=request.remote,
     )
     structlog.contextvars.bind_contextvars(
         bytes_in=published.stored.size, parts=published.stored.parts,
@@ -73,7 +75,8 @@ async def delete_package_files(request: web.Request) -> web.Response:
     target = generic_target(request)
     access = await authorize(request, target.project_ref, Action.DELETE)
     await request.app[CATALOG].delete_generic_files(
-        access, target.package_name, target.package_version, target.file_name)
+        access, target.package_name, target.package_version, target.file_name,
+        origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 

@@ -20,6 +20,7 @@ from gateway.catalog import (
 )
 from gateway.db.identity import MAX_BIGINT
 from gateway.errors import InvalidParam, NotFound
+from gateway.events import Origin
 from gateway.keys import CATALOG, PIPELINES, SETTINGS
 from gateway.models import Package
 from gateway.validation import parse_project_ref
@@ -31,7 +32,7 @@ PACKAGE_FILE = PACKAGE_FILES + "/{file_id:[0-9]+}"
 GROUP_PACKAGES = "/api/v4/groups/{id}/packages"
 
 
-def _ref(request: web.Request) -> str:
+def project_ref(request: web.Request) -> str:
     return parse_project_ref(raw_id_segment(request))
 
 
@@ -53,7 +54,7 @@ def _bool(request: web.Request, name: str) -> bool:
     raise InvalidParam(name)
 
 
-def _text(request: web.Request, name: str) -> str | None:
+def text_param(request: web.Request, name: str) -> str | None:
     value = request.query.get(name)
     if value is not None and (not value.isprintable() or len(value) > 255):
         raise InvalidParam(name)
@@ -66,8 +67,8 @@ def _package_filter(request: web.Request, orders: tuple[str, ...]) -> PackageFil
     _bool(request, "include_versionless")  # validated; generic packages always have a version
     return PackageFilter(
         package_type=check_choice("package_type", package_type, PACKAGE_TYPES) if package_type else None,
-        package_name=_text(request, "package_name"),
-        package_version=_text(request, "package_version"),
+        package_name=text_param(request, "package_name"),
+        package_version=text_param(request, "package_version"),
         status=check_choice("status", status, PACKAGE_STATUSES) if status else None,
         order_by=check_choice("order_by", query.get("order_by", "created_at"), orders),
         sort=check_choice("sort", query.get("sort", "asc"), SORTS),
@@ -84,7 +85,7 @@ async def _latest_pipelines(request: web.Request, packages: list[Package]) -> di
 
 
 async def list_project_packages(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
+    access = await authorize(request, project_ref(request), Action.LIST, Surface.API)
     where, page = _package_filter(request, PACKAGE_ORDERS), parse_page(request)
     listing = await request.app[CATALOG].list_packages([access.project.id], where, page)
     base, pipelines = base_url(request), await _latest_pipelines(request, listing.items)
@@ -95,7 +96,7 @@ async def list_project_packages(request: web.Request) -> web.Response:
 
 
 async def get_project_package(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
+    access = await authorize(request, project_ref(request), Action.LIST, Surface.API)
     catalog = request.app[CATALOG]
     package = await catalog.package(access.project.id, path_id(request, "package_id", "Package"),
                                     listed_only=True)
@@ -107,7 +108,7 @@ async def get_project_package(request: web.Request) -> web.Response:
 
 
 async def list_package_files(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.LIST, Surface.API)
+    access = await authorize(request, project_ref(request), Action.LIST, Surface.API)
     order_by = check_choice("order_by", request.query.get("order_by", "id"), FILE_ORDERS)
     sort = check_choice("sort", request.query.get("sort", "asc"), SORTS)
     listing = await request.app[CATALOG].files(
@@ -117,23 +118,24 @@ async def list_package_files(request: web.Request) -> web.Response:
 
 
 async def delete_project_package(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.DELETE, Surface.API)
+    access = await authorize(request, project_ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_package(
         access, path_id(request, "package_id", "Package"),
-        unmodified_since=_unmodified_since(request))
+        unmodified_since=_unmodified_since(request), origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 
 async def delete_package_file(request: web.Request) -> web.Response:
-    access = await authorize(request, _ref(request), Action.DELETE, Surface.API)
+    access = await authorize(request, project_ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_file(
         access, path_id(request, "package_id", "Package"),
-        path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request))
+        path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request),
+        origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 
 async def list_group_packages(request: web.Request) -> web.Response:
-    group_access = await authorize_group(request, _ref(request),
+    group_access = await authorize_group(request, project_ref(request),
                                          include_subgroups=not _bool(request, "exclude_subgroups"))
     where, page = _package_filter(request, GROUP_PACKAGE_ORDERS), parse_page(request)
     listing = await request.app[CATALOG].list_packages(group_access.project_ids, where, page)

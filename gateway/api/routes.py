@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.api import (
     generic, health, metrics, package_files, packages, protection_rules, resources,
 )
+from gateway.api import package_events
 from gateway.api.http import defer_continue
 
 
@@ -24,7 +25,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete(packages.PACKAGE_FILE, packages.delete_package_file)
     app.router.add_get(packages.GROUP_PACKAGES, packages.list_group_packages)
     app.router.add_delete(generic.ROUTE, generic.delete_package_files)
-    app.router.add_get(package_files.PACKAGE_FILE_DOWNLOAD, package_files.download_package_file)
     app.router.add_get(package_files.PACKAGE_PIPELINES, package_files.list_package_pipelines)
     app.router.add_get(protection_rules.RULES, protection_rules.list_rules)
     app.router.add_post(protection_rules.RULES, protection_rules.create_rule)
@@ -34,3 +34,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(resources.CURRENT_USER, resources.get_current_user)
     app.router.add_get(resources.PROJECT, resources.get_project)
     app.router.add_get(resources.GROUP, resources.get_group)
+    package_events.add_routes(app)

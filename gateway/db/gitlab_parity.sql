@@ -61,10 +61,13 @@ WHERE p.project_id = $1 AND p.package_type = 'generic' AND p.name = $2 AND p.ver
   AND p.status <> 'pending_destruction';
 
 -- name: mark_generic_files_for_destruction
--- Every live file of that name in the package; the destroyer removes them.
-UPDATE package_files SET status = 'pending_destruction', updated_at = now()
-WHERE package_id = $1 AND file_name = $2 AND status = 'default'
-RETURNING id;
+-- Every file of that name in the package (gated ones too); the destroyer removes them.
+UPDATE package_files f SET status = 'pending_destruction', updated_at = now()
+FROM packages p
+WHERE f.package_id = $1 AND f.file_name = $2 AND p.id = f.package_id
+  AND f.status IN ('default', 'processing', 'error')
+RETURNING f.id, f.file_name, f.size, f.file_md5, f.file_sha1, f.file_sha256,
+          p.name AS package_name, p.version AS package_version;
 
 -- name: upsert_ci_pipeline
 -- A pipeline id names one pipeline of one project: ref, sha and user are kept

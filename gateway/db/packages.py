@@ -10,6 +10,8 @@ import asyncpg
 
 from gateway.db.base import Repository
 from gateway.errors import DuplicatePackage, NotFound, UploadTimeout
+from gateway.events import record as record_event
+from gateway.events.record import FILE_DELETED, FILE_PUSHED, PACKAGE_DELETED, Event, Origin
 from gateway.models import Package, PackageFile
 
 
@@ -28,6 +30,7 @@ class NewPackageFile:
     actor_name: str | None
     ci_pipeline_id: int | None = None
     ci_job_id: int | None = None
+    client_address: str | None = None
 
 
 @dataclass
@@ -64,9 +67,22 @@ class PackageRepository(Repository):
                     # The garbage collector took this upload's intent: it outlived
                     # the upload timeout, and its object may be gone already.
                     raise UploadTimeout("the upload took longer than the server allows")
+                await self._record_push(conn, project_id, name, version, new_file, row)
         except asyncpg.ForeignKeyViolationError:
             raise NotFound("Project") from None  # deleted while the file streamed in
         return PackageFile.from_row(row)
+
+    async def _record_push(self, conn: asyncpg.Connection, project_id: int, name: str,
+                           version: str, new_file: NewPackageFile, row: asyncpg.Record) -> None:
+        """Hold the file back if the project's verification gate covers it, and
+        record the push; both in the upload's transaction."""
+        gated = await conn.fetchval(self.query("gate_new_package_file"), row["id"], project_id,
+                                    name) is not None
+        origin = Origin(new_file.actor_kind, new_file.actor_name, new_file.actor_token_id,
+                        new_file.client_address)
+        await record_event(conn, Event.for_file(
+            FILE_PUSHED, project_id, {**row, "package_name": name, "package_version": version},
+            origin, gated=gated))
 
     async def object_recorded(self, object_key: str) -> bool:
         return await self.fetchval("object_recorded", object_key)
@@ -118,12 +134,27 @@ class PackageRepository(Repository):
     async def count_files(self, package_id: int) -> int:
         return await self.fetchval("count_package_files", package_id)
 
-    async def mark_package_for_destruction(self, project_id: int, package_id: int) -> bool:
-        return await self.fetchval("mark_package_for_destruction", project_id, package_id) is not None
+    async def mark_package_for_destruction(self, project_id: int, package_id: int, *,
+                                           origin: Origin) -> bool:
+        """Mark it, and record `package_deleted`, in one transaction."""
+        async with self.transaction() as conn:
+            row = await conn.fetchrow(self.query("mark_package_for_destruction"), project_id,
+                                      package_id)
+            if row is not None:
+                await record_event(conn, Event(PACKAGE_DELETED, project_id, row["id"], row["name"],
+                                               row["version"], origin))
+        return row is not None
 
-    async def mark_file_for_destruction(self, project_id: int, package_id: int, file_id: int) -> bool:
-        return await self.fetchval("mark_package_file_for_destruction", project_id, package_id,
-                                   file_id) is not None
+    async def mark_file_for_destruction(self, project_id: int, package_id: int, file_id: int, *,
+                                        origin: Origin) -> bool:
+        """Mark it, and record `package_file_deleted`, in one transaction."""
+        async with self.transaction() as conn:
+            row = await conn.fetchrow(self.query("mark_package_file_for_destruction"), project_id,
+                                      package_id, file_id)
+            if row is not None:
+                await record_event(conn, Event.for_file(
+                    FILE_DELETED, project_id, {**row, "package_id": package_id}, origin))
+        return row is not None
 
     @asynccontextmanager
     async def files_to_destroy(self, limit: int, skip: list[int]) -> AsyncIterator[DestroyBatch]:
@@ -147,8 +178,21 @@ class PackageRepository(Repository):
         row = await self.fetchrow("find_generic_package", project_id, name, version)
         return Package.from_row(row) if row else None
 
-    async def mark_generic_files_for_destruction(self, package_id: int, file_name: str) -> int:
-        return len(await self.fetch("mark_generic_files_for_destruction", package_id, file_name))
+    async def mark_generic_files_for_destruction(self, project_id: int, package_id: int,
+                                                 file_name: str, *, origin: Origin) -> int:
+        """Mark every live file of that name, and record `package_file_deleted` for
+        each, in one transaction."""
+        async with self.transaction() as conn:
+            rows = await conn.fetch(self.query("mark_generic_files_for_destruction"), package_id,
+                                    file_name)
+            for row in rows:
+                await record_event(conn, Event.for_file(
+                    FILE_DELETED, project_id, {**row, "package_id": package_id}, origin))
+        return len(rows)
+
+    async def awaiting_verification(self, project_id: int, name: str, version: str,
+                                    file_name: str) -> bool:
+        return await self.fetchval("awaiting_verification", project_id, name, version, file_name)
 
     async def mark_downloaded(self, package_id: int) -> None:
         await self.execute("touch_package_downloaded", package_id)

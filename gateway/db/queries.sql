@@ -302,7 +302,7 @@ LIMIT $4 OFFSET $5;
 -- name: find_package_file
 SELECT id, package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store, object_key,
        created_at, updated_at
-FROM package_files WHERE package_id = $1 AND id = $2 AND status = 'default';
+FROM package_files WHERE package_id = $1 AND id = $2 AND status <> 'pending_destruction';
 
 -- name: count_package_files
 SELECT count(*) FROM package_files WHERE package_id = $1 AND status = 'default';
@@ -312,19 +312,20 @@ SELECT count(*) FROM package_files WHERE package_id = $1 AND status = 'default';
 WITH marked AS (
     UPDATE packages SET status = 'pending_destruction', updated_at = now()
     WHERE project_id = $1 AND id = $2 AND status <> 'pending_destruction'
-    RETURNING id
+    RETURNING id, name, version
 ), files AS (
     UPDATE package_files f SET status = 'pending_destruction', updated_at = now()
     FROM marked WHERE f.package_id = marked.id AND f.status = 'default'
 )
-SELECT id FROM marked;
+SELECT id, name, version FROM marked;
 
 -- name: mark_package_file_for_destruction
 UPDATE package_files f SET status = 'pending_destruction', updated_at = now()
 FROM packages p
 WHERE f.id = $3 AND f.package_id = $2 AND p.id = f.package_id AND p.project_id = $1
-  AND p.status <> 'pending_destruction' AND f.status = 'default'
-RETURNING f.id;
+  AND p.status <> 'pending_destruction' AND f.status IN ('default', 'processing', 'error')
+RETURNING f.id, f.file_name, f.size, f.file_md5, f.file_sha1, f.file_sha256,
+          p.name AS package_name, p.version AS package_version;
 
 -- name: claim_files_to_destroy
 -- Files marked for destruction, or left in a package being destroyed, but not
