@@ -32,6 +32,7 @@ from gateway.db.pool import open_database
 from gateway.errors import Conflict, GatewayError
 from gateway.keys import DB_POOL, OBJECT_STORES, SETTINGS
 from gateway.logs import get_logger
+from gateway.metrics import GC_REMOVED
 from gateway.settings import Settings
 from gateway.storage import ObjectStore, ObjectStores, open_object_stores
 from gateway.storage.base import StoredItem
@@ -80,7 +81,12 @@ class GarbageCollector:
             done = await self.collect(min_age, dry_run=dry_run)
             for other in also:
                 await other.collect(min_age, dry_run=dry_run, into=done)
-            return done
+        if not dry_run:
+            for kind, keys in (("stale_intent", done.stale_intents),
+                               ("unfinished_upload", done.unfinished_uploads),
+                               ("orphan_object", done.orphan_objects)):
+                GC_REMOVED.labels(kind).inc(len(keys))
+        return done
 
     async def collect(self, min_age: dt.timedelta, *, dry_run: bool = False,
                       into: Collection | None = None) -> Collection:

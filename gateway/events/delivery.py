@@ -28,6 +28,7 @@ from gateway.events.destinations import GuardedResolver, refused_literal
 from gateway.events.payload import event_json
 from gateway.events.repository import EventRepository
 from gateway.logs import get_logger
+from gateway.metrics import WEBHOOK_DELIVERIES
 from gateway.settings import Settings
 
 log = get_logger(__name__)
@@ -180,6 +181,7 @@ class HookDeliverer:
             status, retry_in = "pending", backoff(row["attempts"], self._settings.hook_backoff_base)
         await self._events.finish_attempt(row["delivery_id"], status_code, duration_ms, error,
                                           status, retry_in)
+        WEBHOOK_DELIVERIES.labels("delivered" if error is None else "failed").inc()
         fields = {"hook_id": row["hook_id"], "delivery_id": row["delivery_id"],
                   "event_id": str(row["id"]), "attempt": row["attempts"],
                   "status_code": status_code, "duration_ms": duration_ms}
