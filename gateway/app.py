@@ -23,6 +23,7 @@ from gateway.policy import UploadPolicy
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import open_object_store
+from gateway.web import setup_web
 
 
 async def pg_pool_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -66,4 +67,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(destroyer_ctx)
     app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
+    setup_web(app)
     return app

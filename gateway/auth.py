@@ -257,7 +257,10 @@ class Authenticator:
 
     async def authorize(self, project_ref: str, credential: Credential | None,
                         action: Action) -> Access:
-        actor = await self.authenticate(credential)
+        return await self.authorize_actor(project_ref, await self.authenticate(credential), action)
+
+    async def authorize_actor(self, project_ref: str, actor: Actor, action: Action) -> Access:
+        """`authorize` for an actor already known (the web page's signed-in user)."""
         _check_scopes(actor, action)
         project = await self._identity.find_project(project_ref)
         if actor.anonymous:
