@@ -88,3 +88,34 @@ SELECT id, file_name, size, file_md5, file_sha1, file_sha256, created_at, actor_
 FROM package_files
 WHERE package_id = $1 AND status = 'default'
 ORDER BY created_at DESC, id DESC;
+
+-- History and CI ref, from issue 10's package events ---------------------------
+-- (read only when that table exists: see gateway/web/history.py)
+
+-- name: web_table_exists
+SELECT to_regclass($1) IS NOT NULL;
+
+-- name: web_package_history
+-- A package's pushes and deletions, newest first; $3 caps the page.
+SELECT kind, created_at, actor_kind, actor_name, token_id, file_name, size, file_sha256,
+       pipeline_id, ref, sha
+FROM package_events
+WHERE project_id = $1 AND package_id = $2
+ORDER BY created_at DESC, event_id DESC
+LIMIT $3;
+
+-- name: web_latest_ref
+-- The CI ref of the newest event that has one, in the project ($1) or one
+-- package of it ($2): what the latest package was built from.
+SELECT ref, sha
+FROM package_events
+WHERE project_id = $1 AND ($2::bigint IS NULL OR package_id = $2) AND ref IS NOT NULL
+ORDER BY created_at DESC, event_id DESC
+LIMIT 1;
+
+-- name: web_package_refs
+-- Each of these packages' ($2) latest CI ref, for the registry's rows.
+SELECT DISTINCT ON (package_id) package_id, ref
+FROM package_events
+WHERE project_id = $1 AND package_id = ANY ($2::bigint[]) AND ref IS NOT NULL
+ORDER BY package_id, created_at DESC, event_id DESC;

@@ -12,7 +12,8 @@ from aiohttp import web
 from gateway.keys import DB_POOL
 from gateway.web import views
 from gateway.web.format import FILTERS
-from gateway.web.keys import SESSIONS, WEB_QUERIES
+from gateway.web.history import PackageHistory
+from gateway.web.keys import HISTORY, SESSIONS, WEB_QUERIES
 from gateway.web.middleware import ROUTE_PREFIX, page_middleware
 from gateway.web.queries import WebRepository
 from gateway.web.sessions import SessionStore
@@ -32,6 +33,7 @@ async def web_ctx(app: web.Application) -> AsyncIterator[None]:
     queries = WebRepository(app[DB_POOL])
     app[WEB_QUERIES] = queries
     app[SESSIONS] = await SessionStore.open(queries)
+    app[HISTORY] = await PackageHistory.open(queries)
     yield
 
 

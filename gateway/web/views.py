@@ -23,8 +23,7 @@ from gateway.db.identity import MAX_BIGINT
 from gateway.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from gateway.keys import AUTHENTICATOR, CATALOG, SETTINGS
 from gateway.models import Package
-from gateway.web.history import package_history
-from gateway.web.keys import SESSIONS, WEB_QUERIES
+from gateway.web.keys import HISTORY, SESSIONS, WEB_QUERIES
 from gateway.web.render import render
 from gateway.web.sessions import COOKIE_NAME, SESSION_LIFETIME
 from gateway.web.visitor import current_session, visitor_actor
@@ -189,7 +188,7 @@ class RegistryQuery:
 async def registry(request: web.Request) -> web.Response:
     access = await project_access(request, Action.LIST)
     query = RegistryQuery.parse(request)
-    queries, project = request.app[WEB_QUERIES], access.project
+    queries, history, project = request.app[WEB_QUERIES], request.app[HISTORY], access.project
     patterns = PackageFilter(package_name=query.search).name_patterns()
     status = "hidden" if query.hidden else None
     stats = await queries.project_stats(project.id)
@@ -200,6 +199,8 @@ async def registry(request: web.Request) -> web.Response:
     return await render(request, "registry.html", {
         "project": project, "stats": stats, "names": names, "query": query,
         "total_names": total, "pages": pages, "can_delete": access.can_delete,
+        "built_from": await history.built_from(project.id),
+        "refs": await history.refs(project.id, [v.id for name in names for v in name.versions]),
         "registry_path": registry_path(project.path),
         "package_path": lambda package_id: package_path(project.path, package_id),
     })
@@ -219,7 +220,8 @@ async def package_page(request: web.Request) -> web.Response:
     return await render(request, "package.html", {
         "project": access.project, "package": package, "files": files, "versions": versions,
         "tab": tab, "can_delete": access.can_delete,
-        "history": await package_history(request.app, package) if tab == "history" else [],
+        "history": await request.app[HISTORY].of_package(package) if tab == "history" else [],
+        "built_from": await request.app[HISTORY].built_from(access.project.id, package.id),
         "registry_path": registry_path(access.project.path),
         "package_path": package_path(access.project.path, package.id),
         "version_path": lambda package_id: package_path(access.project.path, package_id),

@@ -61,14 +61,15 @@ def test_every_user_string_on_the_package_page_is_escaped() -> None:
     files = [ListedFile(7, HOSTILE, 10, HOSTILE, HOSTILE, HOSTILE, NOW, "proxy", HOSTILE)]
     history = [SimpleNamespace(kind=HOSTILE, created_at=NOW, actor_kind=HOSTILE,
                                actor_name=HOSTILE, file_name=HOSTILE, size=1,
-                               file_sha256=HOSTILE, ref=HOSTILE)]
+                               file_sha256=HOSTILE, ref=HOSTILE, pipeline_id=HOSTILE)]
     for tab in ("files", "history"):
         html = _render(
             "package.html", project=project, package=package, files=files,
             versions=[{"id": 2, "version": HOSTILE, "created_at": NOW}], tab=tab,
             can_delete=True, history=history, registry_path="/" + HOSTILE,
             package_path="/" + HOSTILE, version_path=lambda _: "/" + HOSTILE,
-            download_path=lambda _: "/" + HOSTILE, curl=HOSTILE, size=10)
+            download_path=lambda _: "/" + HOSTILE, curl=HOSTILE, size=10,
+            built_from=SimpleNamespace(ref=HOSTILE, sha=HOSTILE))
         _assert_inert(html)
 
 
@@ -79,12 +80,13 @@ def test_every_user_string_on_the_registry_page_is_escaped() -> None:
         "registry.html", project=SimpleNamespace(path=HOSTILE, visibility="private"),
         stats=ProjectStats(1, 1, 10), names=[PackageName(HOSTILE, [version])], query=query,
         total_names=50, pages=3, can_delete=True, registry_path="/" + HOSTILE,
-        package_path=lambda _: "/" + HOSTILE)
+        package_path=lambda _: "/" + HOSTILE, built_from=SimpleNamespace(ref=HOSTILE, sha=HOSTILE),
+        refs={1: HOSTILE})
     _assert_inert(html)
     empty = _render(
         "registry.html", project=SimpleNamespace(path=HOSTILE, visibility="private"),
         stats=ProjectStats(0, 0, 0), names=[], query=query, total_names=0, pages=1,
-        can_delete=False, registry_path="/", package_path=lambda _: "/")
+        can_delete=False, registry_path="/", package_path=lambda _: "/", built_from=None, refs={})
     _assert_inert(empty)
 
 
