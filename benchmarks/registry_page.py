@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,18 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.list_packages import seed  # noqa: E402
 from benchmarks.services import developer_token, gateway_process, postgres, workdir  # noqa: E402
+from benchmarks.stats import measured_on, percentiles  # noqa: E402
 from gateway.embedded import ensure_database  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "registry_page.json"
 TARGET_MS = 100.0
 REGISTRY = "/bench/app/-/packages"
-
-
-def percentiles(timings: list[float]) -> dict[str, float]:
-    ordered = sorted(timings)
-    return {"median_ms": round(statistics.median(ordered), 2),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
-            "max_ms": round(ordered[-1], 2)}
 
 
 async def time_page(http: aiohttp.ClientSession, url: str, case: int, calls: int) -> list[float]:
@@ -83,7 +74,7 @@ async def run(packages: int, calls: int) -> dict:
                                      allow_redirects=False) as response:
                     if response.status != 303:
                         raise RuntimeError(f"sign-in failed: {response.status}")
-                async with http.get(f"/api/v4/projects/bench%2Fapp/packages",
+                async with http.get("/api/v4/projects/bench%2Fapp/packages",
                                     headers={"PRIVATE-TOKEN": token}) as response:
                     first_id = (await response.json())[0]["id"]
                 cases = [
@@ -102,9 +93,7 @@ async def run(packages: int, calls: int) -> dict:
                             "server": percentiles(server_timings(wd / "gateway.log", index))})
     return {
         "packages": packages, "files_per_package": 3, "calls_per_case": calls,
-        "target_ms": TARGET_MS, "cases": results,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "target_ms": TARGET_MS, "cases": results, **measured_on(),
     }
 
 
