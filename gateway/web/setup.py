@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.keys import DB_POOL
 from gateway.web import views
@@ -45,15 +47,20 @@ def setup_web(app: web.Application) -> None:
     env.globals["static"] = lambda name: f"{STATIC_PREFIX}/{name}"
     app.middlewares.append(page_middleware)
     app.cleanup_ctx.append(web_ctx)
-    add = app.router.add_route
-    add("GET", "/", views.home, name=ROUTE_PREFIX + "home")
-    add("GET", "/-/sign_in", views.sign_in_form, name=ROUTE_PREFIX + "sign_in")
-    add("POST", "/-/sign_in", views.sign_in)
-    add("POST", "/-/sign_out", views.sign_out, name=ROUTE_PREFIX + "sign_out")
+    page = functools.partial(_add_page, app)
+    page("/", "home", GET=views.home)
+    page("/-/sign_in", "sign_in", GET=views.sign_in_form, POST=views.sign_in)
+    page("/-/sign_out", "sign_out", POST=views.sign_out)
     app.router.add_static(STATIC_PREFIX, STATIC_DIR, name=ROUTE_PREFIX + "static")
-    add("GET", REGISTRY, views.registry, name=ROUTE_PREFIX + "registry")
-    add("GET", PACKAGE, views.package_page, name=ROUTE_PREFIX + "package")
-    add("GET", PACKAGE_DELETE, views.confirm_delete_package, name=ROUTE_PREFIX + "package_delete")
-    add("POST", PACKAGE_DELETE, views.delete_package)
-    add("GET", FILE_DELETE, views.confirm_delete_file, name=ROUTE_PREFIX + "file_delete")
-    add("POST", FILE_DELETE, views.delete_file)
+    page(REGISTRY, "registry", GET=views.registry)
+    page(PACKAGE, "package", GET=views.package_page)
+    page(PACKAGE_DELETE, "package_delete", GET=views.confirm_delete_package,
+         POST=views.delete_package)
+    page(FILE_DELETE, "file_delete", GET=views.confirm_delete_file, POST=views.delete_file)
+
+
+def _add_page(app: web.Application, path: str, name: str, **handlers: Handler) -> None:
+    """A named resource: the page middleware knows pages by their name."""
+    resource = app.router.add_resource(path, name=ROUTE_PREFIX + name)
+    for method, handler in handlers.items():
+        resource.add_route(method, handler)

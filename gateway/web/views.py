@@ -141,8 +141,9 @@ async def sign_in(request: web.Request) -> web.Response:
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    await _checked_post(request)
-    await request.app[SESSIONS].end(request.cookies.get(COOKIE_NAME))
+    if await current_session(request) is not None:
+        await _checked_post(request)
+        await request.app[SESSIONS].end(request.cookies.get(COOKIE_NAME))
     response = _redirect("/")
     response.del_cookie(COOKIE_NAME, path="/")
     return response

@@ -201,6 +201,7 @@ async def test_sign_in_keeps_only_a_signed_session_id(gateway: Gateway) -> None:
 async def test_sign_in_with_a_bad_token_is_refused(gateway: Gateway, token: str) -> None:
     response = await gateway.client.post("/-/sign_in", data={"token": token}, allow_redirects=False)
     assert response.status == 401
+    assert response.headers["X-Frame-Options"] == "DENY"
     assert "That token was not accepted" in await response.text()
     assert "gateway_session" not in response.cookies
 
@@ -277,7 +278,8 @@ async def test_maintainer_deletes_a_file_after_confirming_with_the_csrf_token(ga
     assert "Delete file <span class=\"file-name\">gone.bin</span>?" in confirm
 
     refused = await gateway.client.post(delete, data={}, allow_redirects=False)
-    assert refused.status == 403
+    assert refused.status == 403 and "403 · Not allowed" in await refused.text()
+    assert "script-src 'self'" in refused.headers["Content-Security-Policy"]
     forged = await gateway.client.post(delete, data={"csrf_token": csrf_token(confirm)},
                                        headers={"Origin": "http://evil.example"},
                                        allow_redirects=False)
