@@ -64,23 +64,33 @@ ORDER BY
 LIMIT $6 OFFSET $7;
 
 -- name: web_package_versions
--- Every listed version of these names ($3) with its size, file count and who
--- pushed its newest file; $4 order within a name ('version', else created), $5 direction.
-SELECT p.id, p.name, p.version, p.package_type, p.status, p.created_at,
+-- Versions of these names ($3), each name's own $7 from its $6th on, in the
+-- page's order ($4 'version', else created; $5 direction), with each version's
+-- size, file count and who pushed its newest file, and how many versions the
+-- name has in all. Sizes are summed only for the versions shown.
+SELECT v.id, v.name, v.version, v.package_type, v.status, v.created_at, v.version_count,
        coalesce(f.size, 0)::bigint AS size, coalesce(f.files, 0) AS files, f.pushed_by
-FROM listed_packages($1, NULL, NULL, NULL, $2) p
+FROM (
+    SELECT p.id, p.name, p.version, p.package_type, p.status, p.created_at,
+           count(*) OVER (PARTITION BY p.name) AS version_count,
+           row_number() OVER (
+               PARTITION BY p.name ORDER BY
+                   CASE WHEN $4 = 'version' AND $5 = 'asc' THEN p.version END,
+                   CASE WHEN $4 = 'version' AND $5 = 'desc' THEN p.version END DESC,
+                   CASE WHEN $5 = 'asc' THEN p.created_at END,
+                   CASE WHEN $5 = 'desc' THEN p.created_at END DESC,
+                   p.id DESC
+           ) AS position
+    FROM listed_packages($1, NULL, NULL, NULL, $2) p
+    WHERE p.name = ANY ($3::text[])
+) v
 LEFT JOIN LATERAL (
     SELECT sum(size) AS size, count(*) AS files,
            (array_agg(actor_name ORDER BY id DESC))[1] AS pushed_by
-    FROM package_files WHERE package_id = p.id AND status = 'default'
+    FROM package_files WHERE package_id = v.id AND status = 'default'
 ) f ON true
-WHERE p.name = ANY ($3::text[])
-ORDER BY p.name,
-    CASE WHEN $4 = 'version' AND $5 = 'asc' THEN p.version END,
-    CASE WHEN $4 = 'version' AND $5 = 'desc' THEN p.version END DESC,
-    CASE WHEN $5 = 'asc' THEN p.created_at END,
-    CASE WHEN $5 = 'desc' THEN p.created_at END DESC,
-    p.id DESC;
+WHERE v.position > $6 AND v.position <= $6 + $7
+ORDER BY v.name, v.position;
 
 -- name: web_package_files
 -- A package's live files, newest first, with who pushed each.

@@ -34,6 +34,7 @@ class PackageVersion:
     package_type: str
     status: str
     created_at: dt.datetime
+    version_count: int  # of its name
     size: int
     files: int
     pushed_by: str | None
@@ -42,11 +43,8 @@ class PackageVersion:
 @dataclass(frozen=True)
 class PackageName:
     name: str
-    versions: list[PackageVersion]
-
-    @property
-    def size(self) -> int:
-        return sum(version.size for version in self.versions)
+    versions: list[PackageVersion]  # those shown
+    version_count: int  # all of them
 
 
 @dataclass(frozen=True)
@@ -113,17 +111,24 @@ class WebRepository(Repository):
 
     async def package_names(self, project_id: int, name_patterns: list[str] | None,
                             status: str | None, order_by: str, sort: str, limit: int,
-                            offset: int) -> list[PackageName]:
-        """A page of names, each with all its versions (in two queries)."""
+                            offset: int, versions_per_name: int) -> list[PackageName]:
+        """A page of names, each with its first versions (in two queries)."""
         names = [row["name"] for row in await self.fetch(
             "web_package_names", project_id, name_patterns, status, order_by, sort, limit, offset)]
+        return await self.versions_of(project_id, names, status, order_by, sort, 0,
+                                      versions_per_name)
+
+    async def versions_of(self, project_id: int, names: list[str], status: str | None,
+                          order_by: str, sort: str, offset: int, limit: int) -> list[PackageName]:
+        """These names (those that have versions), each with `limit` versions from `offset` on."""
         if not names:
             return []
         grouped: dict[str, list[PackageVersion]] = {name: [] for name in names}
         for row in await self.fetch("web_package_versions", project_id, status, names, order_by,
-                                    sort):
+                                    sort, offset, limit):
             grouped[row["name"]].append(PackageVersion(**dict(row)))
-        return [PackageName(name, versions) for name, versions in grouped.items()]
+        return [PackageName(name, versions, versions[0].version_count)
+                for name, versions in grouped.items() if versions]
 
     async def package_files(self, package_id: int) -> list[ListedFile]:
         return [ListedFile(**dict(row)) for row in await self.fetch("web_package_files", package_id)]

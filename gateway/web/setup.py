@@ -42,7 +42,8 @@ async def web_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup_web(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("gateway.web", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, default_helpers=False)
+        autoescape=True, undefined=jinja2.StrictUndefined, default_helpers=False,
+        auto_reload=False)  # the templates ship with the package: no stat() per render
     env.filters.update(FILTERS)
     env.globals["static"] = lambda name: f"{STATIC_PREFIX}/{name}"
     app.middlewares.append(page_middleware)

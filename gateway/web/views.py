@@ -29,6 +29,10 @@ from gateway.web.sessions import COOKIE_NAME, SESSION_LIFETIME
 from gateway.web.visitor import current_session, visitor_actor
 
 NAMES_PER_PAGE = 20
+# A name lists its first few versions; all of them are a page of their own
+# (`?name=`), so a name with thousands of nightly versions stays one short group.
+VERSIONS_PER_NAME = 5
+VERSIONS_PER_PAGE = 50
 ORDERS = ("created", "name", "version")
 SORTS = ("desc", "asc")
 _MAX_SEARCH = 255
@@ -158,6 +162,7 @@ def _secure_cookie(request: web.Request) -> bool:
 @dataclass(frozen=True)
 class RegistryQuery:
     search: str
+    name: str  # one package name's versions only
     order_by: str
     sort: str
     hidden: bool
@@ -166,22 +171,24 @@ class RegistryQuery:
     @classmethod
     def parse(cls, request: web.Request) -> RegistryQuery:
         query = request.query
-        search = query.get("search", "").strip()
+        search, name = query.get("search", "").strip(), query.get("name", "")
         order_by, sort = query.get("order_by", "created"), query.get("sort", "desc")
         status = query.get("status", "")
         page = query.get("page", "1")
-        if len(search) > _MAX_SEARCH or not search.isprintable():
-            raise BadRequest("search is too long or not printable")
+        if any(len(text) > _MAX_SEARCH or not text.isprintable() for text in (search, name)):
+            raise BadRequest("search or name is too long or not printable")
         if order_by not in ORDERS or sort not in SORTS or status not in ("", "hidden"):
             raise BadRequest("unknown order_by, sort or status")
         if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 100_000:
             raise BadRequest("page must be a positive number")
-        return cls(search, order_by, sort, status == "hidden", int(page))
+        return cls(search, name, order_by, sort, status == "hidden", int(page))
 
     def url(self, path: str, **changes: object) -> str:
-        values = {"search": self.search, "order_by": self.order_by, "sort": self.sort,
-                  "status": "hidden" if self.hidden else "", "page": self.page, **changes}
-        defaults = {"search": "", "order_by": "created", "sort": "desc", "status": "", "page": 1}
+        values = {"search": self.search, "name": self.name, "order_by": self.order_by,
+                  "sort": self.sort, "status": "hidden" if self.hidden else "", "page": self.page,
+                  **changes}
+        defaults = {"search": "", "name": "", "order_by": "created", "sort": "desc", "status": "",
+                    "page": 1}
         kept = {k: v for k, v in values.items() if v != defaults[k]}
         return f"{path}?{urlencode(kept)}" if kept else path
 
@@ -193,13 +200,21 @@ async def registry(request: web.Request) -> web.Response:
     patterns = PackageFilter(package_name=query.search).name_patterns()
     status = "hidden" if query.hidden else None
     stats = await queries.project_stats(project.id)
-    total = await queries.count_package_names(project.id, patterns, status)
-    pages = max(1, math.ceil(total / NAMES_PER_PAGE))
-    names = await queries.package_names(project.id, patterns, status, query.order_by, query.sort,
-                                        NAMES_PER_PAGE, (query.page - 1) * NAMES_PER_PAGE)
+    if query.name:
+        names = await queries.versions_of(
+            project.id, [query.name], status, query.order_by, query.sort,
+            (query.page - 1) * VERSIONS_PER_PAGE, VERSIONS_PER_PAGE)
+        total = names[0].version_count if names else 0
+        pages = max(1, math.ceil(total / VERSIONS_PER_PAGE))
+    else:
+        total = await queries.count_package_names(project.id, patterns, status)
+        pages = max(1, math.ceil(total / NAMES_PER_PAGE))
+        names = await queries.package_names(
+            project.id, patterns, status, query.order_by, query.sort, NAMES_PER_PAGE,
+            (query.page - 1) * NAMES_PER_PAGE, VERSIONS_PER_NAME)
     return await render(request, "registry.html", {
         "project": project, "stats": stats, "names": names, "query": query,
-        "total_names": total, "pages": pages, "can_delete": access.can_delete,
+        "total": total, "pages": pages, "can_delete": access.can_delete,
         "built_from": await history.built_from(project.id),
         "refs": await history.refs(project.id, [v.id for name in names for v in name.versions]),
         "registry_path": registry_path(project.path),

@@ -96,6 +96,27 @@ async def test_registry_sorts_versions_within_a_name(gateway: Gateway) -> None:
     assert re.findall(r'/packages/\d+">([0-9.]+)</a>', newest) == ["1.2", "1.3", "1.1"]
 
 
+async def test_a_name_shows_its_first_versions_and_links_to_all_of_them(gateway: Gateway) -> None:
+    project = await gateway.project(public=True)
+    dev = await gateway.user("developer", project)
+    for n in range(7):
+        await push(gateway, dev, b"x", name="nightly", version=f"0.{n}")
+    await push(gateway, dev, b"x", name="other", version="1.0")
+    base = f"/{project['path']}/-/packages"
+    html = await page(gateway, base)
+    nightly = html[html.index('<span class="package-name">nightly'):]
+    assert re.findall(r'/packages/\d+">(0\.\d)</a>', nightly) == ["0.6", "0.5", "0.4", "0.3", "0.2"]
+    assert '<span class="subtle version-count">7 versions</span>' in nightly
+    link = f'{base}?name=nightly'
+    assert f'<a href="{link}">All 7 versions of nightly ›</a>' in nightly
+
+    every = await page(gateway, f"{link}&order_by=version&sort=asc")
+    assert re.findall(r'/packages/\d+">(0\.\d)</a>', every) == [f"0.{n}" for n in range(7)]
+    assert ">other<" not in every and "All 7 versions" not in every
+    assert '<input type="hidden" name="name" value="nightly">' in every
+    assert "No package named “missing”." in await page(gateway, f"{base}?name=missing")
+
+
 async def test_hidden_packages_are_left_out_unless_asked(gateway: Gateway) -> None:
     project = await gateway.project(public=True)
     dev = await gateway.user("developer", project)

@@ -74,18 +74,26 @@ def test_every_user_string_on_the_package_page_is_escaped() -> None:
 
 
 def test_every_user_string_on_the_registry_page_is_escaped() -> None:
-    version = PackageVersion(1, HOSTILE, HOSTILE, "generic", "hidden", NOW, 10, 1, HOSTILE)
-    query = RegistryQuery(HOSTILE, "name", "asc", True, 2)
+    version = PackageVersion(1, HOSTILE, HOSTILE, "generic", "hidden", NOW, 9, 10, 1, HOSTILE)
+    query = RegistryQuery(HOSTILE, HOSTILE, "name", "asc", True, 2)
     html = _render(
         "registry.html", project=SimpleNamespace(path=HOSTILE, visibility="private"),
-        stats=ProjectStats(1, 1, 10), names=[PackageName(HOSTILE, [version])], query=query,
-        total_names=50, pages=3, can_delete=True, registry_path="/" + HOSTILE,
+        stats=ProjectStats(1, 1, 10), names=[PackageName(HOSTILE, [version], 9)], query=query,
+        total=50, pages=3, can_delete=True, registry_path="/" + HOSTILE,
         package_path=lambda _: "/" + HOSTILE, built_from=SimpleNamespace(ref=HOSTILE, sha=HOSTILE),
         refs={1: HOSTILE})
     _assert_inert(html)
+    listing = _render(
+        "registry.html", project=SimpleNamespace(path=HOSTILE, visibility="private"),
+        stats=ProjectStats(1, 1, 10), names=[PackageName(HOSTILE, [version], 9)],
+        query=RegistryQuery(HOSTILE, "", "name", "asc", False, 1), total=50, pages=3,
+        can_delete=True, registry_path="/" + HOSTILE, package_path=lambda _: "/" + HOSTILE,
+        built_from=None, refs={})
+    assert "All 9 versions of" in listing
+    _assert_inert(listing)
     empty = _render(
         "registry.html", project=SimpleNamespace(path=HOSTILE, visibility="private"),
-        stats=ProjectStats(0, 0, 0), names=[], query=query, total_names=0, pages=1,
+        stats=ProjectStats(0, 0, 0), names=[], query=query, total=0, pages=1,
         can_delete=False, registry_path="/", package_path=lambda _: "/", built_from=None, refs={})
     _assert_inert(empty)
 
