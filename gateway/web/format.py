@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from markupsafe import Markup
+
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
 
@@ -41,7 +43,16 @@ def relative_time(moment: dt.datetime, now: dt.datetime | None = None) -> str:
     return "1 minute ago"
 
 
+def time_tag(moment: dt.datetime) -> Markup:
+    """`<time>` with the relative time, exact on hover. One filter rather than a
+    template macro: the registry writes one per row. (Every part is made here
+    from a datetime, so nothing in it needs escaping.)"""
+    return Markup(f'<time datetime="{iso_time(moment)}" title="{exact_time(moment)}">'
+                  f"{relative_time(moment)}</time>")
+
+
 FILTERS = {
+    "time_tag": time_tag,
     "human_size": human_size,
     "exact_time": exact_time,
     "iso_time": iso_time,
