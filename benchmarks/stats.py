@@ -18,5 +18,7 @@ def percentiles(timings: list[float]) -> dict[str, float]:
 
 
 def measured_on() -> dict[str, Any]:
-    return {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    """The machine, and how busy it was (a shared machine's load shows in the timings)."""
+    return {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_average": [round(load, 2) for load in os.getloadavg()]},
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
