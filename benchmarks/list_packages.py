@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -26,6 +23,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.services import developer_token, gateway_process, postgres, workdir  # noqa: E402
+from benchmarks.stats import measured_on, percentiles  # noqa: E402
 from gateway.embedded import ensure_database  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "list_packages.json"
@@ -107,18 +105,10 @@ async def run(packages: int, calls: int) -> dict:
                 for label, url, params in cases:
                     url = url or f"/api/v4/projects/bench%2Fapp/packages/{first_id}/package_files"
                     timings = await time_calls(http, url, params, token, calls)
-                    ordered = sorted(timings)
-                    results.append({
-                        "case": label,
-                        "median_ms": round(statistics.median(timings), 2),
-                        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
-                        "max_ms": round(ordered[-1], 2),
-                    })
+                    results.append({"case": label, **percentiles(timings)})
     return {
         "packages": total, "files_per_package": 3, "calls_per_case": calls,
-        "target_ms": TARGET_MS, "cases": results,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "target_ms": TARGET_MS, "cases": results, **measured_on(),
     }
 
 

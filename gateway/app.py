@@ -36,6 +36,7 @@ from gateway.protection import ProtectionRules
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.storage import open_object_stores
+from gateway.web import setup_web
 
 
 async def pg_pool_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -102,4 +103,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(package_events_ctx)
     app.on_response_prepare.append(on_response_prepare)
     setup_routes(app)
+    setup_web(app)
     return app

@@ -19,6 +19,7 @@ from gateway.auth import (
 from gateway.errors import InvalidField, RangeNotSatisfiable, UploadInterrupted
 from gateway.keys import AUTHENTICATOR
 from gateway.upload import ExpectedDigests
+from gateway.web.visitor import api_session_actor
 
 BODY_CHUNK = 256 * 1024
 _SHA256_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
@@ -49,7 +50,10 @@ async def authorize(request: web.Request, project_ref: str, action: Action,
                     surface: Surface = Surface.GENERIC) -> Access:
     """Who is asking, and may they do this here; bound to the request's log line."""
     authenticator, credential = _credential(request)
-    access = await authenticator.authorize(project_ref, credential, action, surface)
+    if credential is None and (signed_in := await api_session_actor(request)) is not None:
+        access = await authenticator.authorize_actor(project_ref, signed_in, action, surface)
+    else:
+        access = await authenticator.authorize(project_ref, credential, action, surface)
     structlog.contextvars.bind_contextvars(
         project_id=access.project.id, actor=access.actor.name, actor_kind=access.actor.kind)
     return access

@@ -98,7 +98,12 @@ class Authenticator:
 
     async def authorize(self, project_ref: str, credential: Credential | None,
                         action: Action, surface: Surface = Surface.GENERIC) -> Access:
-        actor = await self.authenticate(credential, surface)
+        return await self.authorize_actor(project_ref, await self.authenticate(credential, surface),
+                                          action, surface)
+
+    async def authorize_actor(self, project_ref: str, actor: Actor, action: Action,
+                              surface: Surface = Surface.GENERIC) -> Access:
+        """`authorize` for an actor already known (the web page's signed-in user)."""
         _check_scopes(actor, action)
         project = await self._identity.find_project(project_ref)
         # GitLab's generic routes say only "404 Not Found"; its API names the project.

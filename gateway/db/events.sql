@@ -2,15 +2,17 @@
 
 -- name: insert_package_event
 -- The event and one outbox row per hook of the project that wants this kind, in
--- one statement; returns how many deliveries were queued.
+-- one statement; returns how many deliveries were queued. A job token's pipeline
+-- ($17) brings its ref and sha from ci_pipelines when they are not given.
 WITH event AS (
     INSERT INTO package_events
         (id, kind, project_id, project_path, package_id, package_name, package_version,
          file_id, file_name, size, file_md5, file_sha1, file_sha256, gated,
          actor_kind, actor_name, actor_token_id, pipeline_id, ref, sha, job_id, client_address)
     SELECT $1, $2, $3, pr.path, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-           $14, $15, $16, $17, $18, $19, $20, $21
-    FROM projects pr WHERE pr.id = $3
+           $14, $15, $16, $17, COALESCE($18, ci.ref), COALESCE($19, ci.sha), $20, $21
+    FROM projects pr LEFT JOIN ci_pipelines ci ON ci.id = $17::bigint AND ci.project_id = pr.id
+    WHERE pr.id = $3
     RETURNING id, project_id, kind
 ), queued AS (
     INSERT INTO package_hook_deliveries (hook_id, event_id)

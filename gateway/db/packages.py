@@ -79,7 +79,8 @@ class PackageRepository(Repository):
         gated = await conn.fetchval(self.query("gate_new_package_file"), row["id"], project_id,
                                     name) is not None
         origin = Origin(new_file.actor_kind, new_file.actor_name, new_file.actor_token_id,
-                        new_file.client_address)
+                        new_file.client_address, pipeline_id=new_file.ci_pipeline_id,
+                        job_id=new_file.ci_job_id)
         await record_event(conn, Event.for_file(
             FILE_PUSHED, project_id, {**row, "package_name": name, "package_version": version},
             origin, gated=gated))

@@ -32,8 +32,11 @@ class Origin:
 
     @classmethod
     def of(cls, actor: Any, client_address: str | None) -> Origin:
-        """From an authenticated actor (gateway.auth.Actor)."""
-        return cls(actor.record_kind, actor.name, actor.token_id, client_address)
+        """From an authenticated actor (gateway.auth.Actor); a CI job token brings
+        its pipeline and job (their ref and sha are looked up with the event)."""
+        return cls(actor.record_kind, actor.name, actor.token_id, client_address,
+                   pipeline_id=getattr(actor, "ci_pipeline_id", None),
+                   job_id=getattr(actor, "ci_job_id", None))
 
 
 @dataclass(frozen=True)
