@@ -32,6 +32,13 @@ from benchmarks.services import workdir
 from benchmarks.suite import Context, Sizes, run_scenario
 
 
+def positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="small sizes and 2 rounds: a minute or two, to check the plumbing")
     run.add_argument("--scenario", action="append", choices=list(BUILDERS), metavar="NAME",
                      help=f"run only these (repeatable): {', '.join(BUILDERS)}")
-    run.add_argument("--rounds", type=int, help="rounds per scenario (default 3, quick 2)")
+    run.add_argument("--rounds", type=positive, help="rounds per scenario (default 3, quick 2)")
     run.add_argument("--6gib", dest="six_gib", action="store_true",
                      help="add upload-6gib: peak RSS of a 6 GiB upload vs a 1 GiB one")
     run.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
