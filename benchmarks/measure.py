@@ -39,16 +39,18 @@ def median(values: list[float]) -> float:
 
 
 def _tree_cpu(process: psutil.Process) -> dict[int, float]:
-    """CPU seconds of a process and its live children, by pid."""
+    """CPU seconds of a process and its live children, by pid. For this process (the
+    client) only itself and the children it has reaped (dd): the servers it started
+    are its children too, and are measured on their own."""
+    own = process.pid == os.getpid()
     seconds: dict[int, float] = {}
-    for member in [process, *process.children(recursive=True)]:
+    for member in [process] if own else [process, *process.children(recursive=True)]:
         try:
             times = member.cpu_times()
         except psutil.NoSuchProcess:
             continue
         seconds[member.pid] = times.user + times.system
-        if member.pid == os.getpid():
-            # dd and other children this process ran and reaped count as client work.
+        if own:
             seconds[member.pid] += times.children_user + times.children_system
     return seconds
 
