@@ -125,6 +125,10 @@ class Context:
                  environ: dict[str, str]) -> None:
         self.stack = stack
         self.sync_stack = stack.enter_context(ExitStack())
+        # The servers under test; stopped before the run's objects are removed, so
+        # none is still writing (or aborting its own uploads) meanwhile.
+        self.servers = self.sync_stack.enter_context(ExitStack())
+        stack.callback(self.servers.close)  # and before the database they use stops
         self.workdir = workdir
         self.sizes = sizes
         self.environ = environ
@@ -179,6 +183,7 @@ class Context:
         return self._clients[kind]
 
     async def _remove_run_objects(self) -> None:
+        self.servers.close()
         if self._s3 is not None:
             client = self._clients["default"]
             await abort_uploads(client, self._s3.bucket, self.run_prefix)
@@ -198,7 +203,7 @@ class Context:
             if kind == "redirect":
                 env["GATEWAY_DOWNLOAD_MODE"] = "redirect"
             try:
-                process = self.sync_stack.enter_context(
+                process = self.servers.enter_context(
                     gateway_process(f"gateway-{kind}", env, self.workdir))
             except ServiceExited as exc:
                 self._gateway_refusals[kind] = str(exc)
@@ -234,7 +239,7 @@ class Context:
 
     async def sendfile_url(self) -> str:
         if self._sendfile is None:
-            url, process = self.sync_stack.enter_context(
+            url, process = self.servers.enter_context(
                 sendfile_server(self.data_dir, self.workdir))
             self.processes["sendfile-server"] = psutil.Process(process.pid)
             self._sendfile = url

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 
 from benchmarks.measure import MiB, Measurement
 from benchmarks.services import S3Endpoint
@@ -187,4 +188,9 @@ async def abort_uploads(client: Any, bucket: str, prefix: str) -> None:
     """Multipart uploads someone left open under the prefix (a run cut short)."""
     response = await client.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
     for upload in response.get("Uploads", []):
-        await client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        try:
+            await client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
+                                                UploadId=upload["UploadId"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise

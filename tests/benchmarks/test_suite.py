@@ -13,11 +13,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from tests.conftest import private_tmp_dir
+from tests.conftest import MOTO_CREDENTIALS, private_tmp_dir
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -108,15 +109,20 @@ def test_quick_run_writes_rows_and_ratios(bench_tmp: Path, tmp_path: Path) -> No
     assert table in run.stdout  # printed as written
 
 
-def test_ctrl_c_stops_every_server(bench_tmp: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "benchmarks", "run", "--quick", "--scenario", "fs-upload",
-               "--rounds", "50", "--results-dir", str(tmp_path)]
-    process = subprocess.Popen(command, cwd=REPO, env=suite_env(bench_tmp), text=True,
+def test_ctrl_c_stops_every_server_and_empties_an_external_s3(
+        bench_tmp: Path, tmp_path: Path, moto_endpoint: str, s3_bucket: str, s3_admin: Any) -> None:
+    env = suite_env(bench_tmp)
+    env.update(BENCH_S3_ENDPOINT=moto_endpoint, BENCH_S3_BUCKET=s3_bucket,
+               BENCH_S3_ACCESS_KEY=MOTO_CREDENTIALS["aws_access_key_id"],
+               BENCH_S3_SECRET_KEY=MOTO_CREDENTIALS["aws_secret_access_key"])
+    command = [sys.executable, "-m", "benchmarks", "run", "--quick", "--scenario", "many-1mib",
+               "--rounds", "1000", "--results-dir", str(tmp_path)]
+    process = subprocess.Popen(command, cwd=REPO, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        # Wait until the gateway serves and the rounds have begun.
-        while not list(bench_tmp.glob("gateway-bench-*/scratch/dd-*.bin")):
+        # The rounds have begun once objects land in the bucket (ours, not SeaweedFS).
+        while not s3_admin.list_objects_v2(Bucket=s3_bucket).get("Contents"):
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the rounds never started"
             time.sleep(0.1)
@@ -129,3 +135,6 @@ def test_ctrl_c_stops_every_server(bench_tmp: Path, tmp_path: Path) -> None:
     assert "interrupted" in err
     assert leftovers(bench_tmp) == []
     assert list(tmp_path.iterdir()) == []  # nothing written from a cut run
+    # What the run wrote under its prefix is gone; the bucket itself stays.
+    assert s3_admin.list_objects_v2(Bucket=s3_bucket).get("Contents", []) == []
+    assert s3_admin.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
