@@ -39,10 +39,26 @@ def gateway_url(name: str, round_number: int, file_name: str, project: str = PRO
     return gateway_file_url(project, name, f"1.{round_number}.0", file_name)
 
 
+async def _stored_through_gateway(ctx: Context, kind: str, name: str) -> tuple[str, Path]:
+    """The large data file, uploaded (untimed) through the `kind` gateway: its URL."""
+    path = ctx.data_file(ctx.sizes.large)
+    url = gateway_url(name, 0, "file.bin")
+    await gateway_put(await ctx.http(kind), url, ctx.token, path)
+    return url, path
+
+
+def _download_subject(ctx: Context, kind: str, url: str, name: str) -> Subject:
+    """GET of `url` from the `kind` gateway (proxy, redirect or filesystem)."""
+    http = ctx.http_sessions[kind]
+    headers = {"PRIVATE-TOKEN": ctx.token}
+    size = ctx.sizes.large
+    return Subject(name, "gateway", lambda r: timed(http_get(http, url, headers=headers, expected=size)),
+                   ctx.gateway_processes(kind), rss_of=f"gateway-{kind}")
+
+
 async def _upload_subjects(ctx: Context, path: Path, label: str, *, chunked: bool = True) -> list[Subject]:
     """The gateway's S3 upload of `path`, with Content-Length and (optionally) chunked."""
     http = await ctx.http("s3")
-    s3 = ctx.s3_processes()
     variants = [("Content-Length", True)] + ([("chunked", False)] if chunked else [])
 
     def upload(declared: bool, name: str) -> Callable[[int], Awaitable[Measurement]]:
@@ -51,7 +67,7 @@ async def _upload_subjects(ctx: Context, path: Path, label: str, *, chunked: boo
 
     return [Subject(f"gateway {label}, {variant}", "gateway",
                     upload(declared, f"up-{label.replace(' ', '')}-{variant.lower()}"),
-                    ("gateway-s3", *s3), rss_of="gateway-s3")
+                    ctx.gateway_processes("s3"), rss_of="gateway-s3")
             for variant, declared in variants]
 
 
@@ -94,10 +110,7 @@ async def download_1gib(ctx: Context) -> Scenario:
     scenario = Scenario("download-1gib", f"{label} download through the gateway vs get_object "
                         "and a presigned-URL GET")
     s3 = await ctx.s3()
-    path = ctx.data_file(size)
-    http = await ctx.http("s3")
-    url = gateway_url("download", 0, "file.bin")
-    await gateway_put(http, url, ctx.token, path)
+    url, path = await _stored_through_gateway(ctx, "s3", "download")
     key = f"{ctx.run_prefix}direct/download.bin"
     await multipart_put(await ctx.s3_client("tuned"), s3.bucket, key, path,
                         ctx.defaults.part_size, ctx.defaults.part_concurrency)
@@ -105,11 +118,8 @@ async def download_1gib(ctx: Context) -> Scenario:
     presigned = yarl.URL(await client.generate_presigned_url(
         "get_object", Params={"Bucket": s3.bucket, "Key": key}, ExpiresIn=6 * 3600), encoded=True)
     plain = await ctx.plain_http()
-    headers = {"PRIVATE-TOKEN": ctx.token}
     s3_procs = ctx.s3_processes()
-    proxy = Subject(f"gateway {label}, proxy", "gateway",
-                    lambda r: timed(http_get(http, url, headers=headers, expected=size)),
-                    ("gateway-s3", *s3_procs), rss_of="gateway-s3")
+    proxy = _download_subject(ctx, "s3", url, f"gateway {label}, proxy")
     direct = Subject(f"direct get_object {label}", "baseline",
                      lambda r: timed(get_object(client, s3.bucket, key)), s3_procs)
     presigned_get = Subject(f"presigned GET {label}", "baseline",
@@ -118,7 +128,7 @@ async def download_1gib(ctx: Context) -> Scenario:
     scenario.comparisons = [Comparison(f"{proxy.name} vs {direct.name}", proxy.name, direct.name, THROUGHPUT),
                             Comparison(f"{proxy.name} vs {presigned_get.name}", proxy.name,
                                        presigned_get.name, THROUGHPUT)]
-    redirect = await _redirect_subject(ctx, scenario, url, size, label)
+    redirect = await _redirect_subject(ctx, scenario, url, label)
     if redirect is not None:
         scenario.subjects.append(redirect)
         scenario.comparisons.append(Comparison(f"{redirect.name} vs {presigned_get.name}", redirect.name,
@@ -127,23 +137,19 @@ async def download_1gib(ctx: Context) -> Scenario:
     return scenario
 
 
-async def _redirect_subject(ctx: Context, scenario: Scenario, url: str, size: int,
-                            label: str) -> Subject | None:
+async def _redirect_subject(ctx: Context, scenario: Scenario, url: str, label: str) -> Subject | None:
     """The redirect-mode row, when this gateway has GATEWAY_DOWNLOAD_MODE=redirect."""
     if await ctx.gateway("redirect") is None:
         scenario.notes.append("redirect mode skipped: the gateway refuses GATEWAY_DOWNLOAD_MODE=redirect "
                               f"({ctx.refusal('redirect')})")
         return None
     http = await ctx.http("redirect")
-    headers = {"PRIVATE-TOKEN": ctx.token}
-    async with http.get(url, headers=headers, allow_redirects=False) as response:
+    async with http.get(url, headers={"PRIVATE-TOKEN": ctx.token}, allow_redirects=False) as response:
         if response.status not in (301, 302, 303, 307):
             scenario.notes.append(f"redirect mode skipped: the gateway answered {response.status}, "
                                   "not a redirect, with GATEWAY_DOWNLOAD_MODE=redirect")
             return None
-    return Subject(f"gateway {label}, redirect", "gateway",
-                   lambda r: timed(http_get(http, url, headers=headers, expected=size)),
-                   ("gateway-redirect", *ctx.s3_processes()), rss_of="gateway-redirect")
+    return _download_subject(ctx, "redirect", url, f"gateway {label}, redirect")
 
 
 def _random_bodies(count: int, size: int) -> list[bytes]:
@@ -159,7 +165,6 @@ async def _many_puts_subjects(ctx: Context, name: str, count: int, size: int, co
     subjects = []
     for kind in gateways:
         http = await ctx.http(kind)
-        procs = (f"gateway-{kind}", *(ctx.s3_processes() if kind == "s3" else ()))
 
         def upload(r: int, http: Any = http, kind: str = kind) -> Awaitable[Measurement]:
             calls = [lambda i=i, body=body: gateway_put(http, gateway_url(f"{name}-{kind}", r, f"f{i}.bin"),
@@ -168,7 +173,7 @@ async def _many_puts_subjects(ctx: Context, name: str, count: int, size: int, co
             return timed(bounded(calls, concurrency), operations=count)
 
         subjects.append(Subject(f"gateway ({kind}) {count} x {human_size(size)}", "gateway", upload,
-                                procs, rss_of=f"gateway-{kind}"))
+                                ctx.gateway_processes(kind), rss_of=f"gateway-{kind}"))
 
     def direct(r: int) -> Awaitable[Measurement]:
         calls = [lambda i=i, body=body: put_object(client, s3.bucket,
@@ -240,16 +245,10 @@ async def fs_download(ctx: Context) -> Scenario:
     label = human_size(size)
     scenario = Scenario("fs-download", f"{label} download from the gateway's filesystem backend vs "
                         "a plain sendfile server (aiohttp FileResponse, its own process)")
-    path = ctx.data_file(size)
-    http = await ctx.http("fs")
-    url = gateway_url("fs-down", 0, "file.bin")
-    await gateway_put(http, url, ctx.token, path)
+    url, path = await _stored_through_gateway(ctx, "fs", "fs-down")
     base = await ctx.sendfile_url()
     plain = await ctx.plain_http()
-    headers = {"PRIVATE-TOKEN": ctx.token}
-    gateway = Subject(f"gateway (fs) {label} GET", "gateway",
-                      lambda r: timed(http_get(http, url, headers=headers, expected=size)),
-                      ("gateway-fs",), rss_of="gateway-fs")
+    gateway = _download_subject(ctx, "fs", url, f"gateway (fs) {label} GET")
     sendfile = Subject(f"sendfile server {label} GET", "baseline",
                        lambda r: timed(http_get(plain, f"{base}/{path.name}", expected=size)),
                        ("sendfile-server",))
@@ -405,7 +404,7 @@ async def liveness_during_upload(ctx: Context) -> Scenario:
         latencies = await _probe(http, path, None, idle_probes)
         return Measurement(seconds=time.perf_counter() - started, latencies_ms=latencies)
 
-    procs = ("gateway-s3", *ctx.s3_processes())
+    procs = ctx.gateway_processes("s3")
     busy = Subject(f"gateway during a {label} upload", "gateway", during, procs, rss_of="gateway-s3")
     calm = Subject("gateway idle", "baseline", idle, procs)
     scenario.subjects = [busy, calm]

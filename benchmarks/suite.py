@@ -178,6 +178,10 @@ class Context:
     def s3_processes(self) -> tuple[str, ...]:
         return ("seaweedfs",) if "seaweedfs" in self.processes else ()
 
+    def gateway_processes(self, kind: str) -> tuple[str, ...]:
+        """The processes doing the work when the `kind` gateway serves: itself, and S3's."""
+        return (f"gateway-{kind}", *(self.s3_processes() if kind != "fs" else ()))
+
     async def s3_client(self, kind: str = "default") -> Any:
         await self.s3()
         return self._clients[kind]
@@ -296,17 +300,12 @@ class Context:
 async def measured(subject: Subject, round_number: int, ctx: Context) -> Measurement:
     names = ("client", *subject.processes)
     meter = CpuMeter({name: ctx.processes[name] for name in names if name in ctx.processes})
-    sampler = RssSampler(ctx.processes[subject.rss_of]) if subject.rss_of else None
-    if sampler is not None:
-        sampler.__enter__()
-    meter.start()
-    try:
+    with ExitStack() as sampling:
+        sampler = (sampling.enter_context(RssSampler(ctx.processes[subject.rss_of]))
+                   if subject.rss_of else None)
+        meter.start()
         measurement = await subject.run(round_number)
-    finally:
-        cpu = meter.stop()
-        if sampler is not None:
-            sampler.__exit__(None, None, None)
-    measurement.cpu_seconds = cpu
+        measurement.cpu_seconds = meter.stop()
     if sampler is not None:
         measurement.peak_rss_bytes = sampler.peak
     return measurement
