@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the suite (default scenarios unless --scenario)")
     run.add_argument("--quick", action="store_true",
                      help="small sizes and 2 rounds: a minute or two, to check the plumbing")
-    run.add_argument("--scenario", action="append", choices=list(BUILDERS), metavar="NAME",
-                     help=f"run only these (repeatable): {', '.join(BUILDERS)}")
+    run.add_argument("--scenario", action="extend", nargs="+", choices=list(BUILDERS), metavar="NAME",
+                     help=f"run only these (one or more, repeatable): {', '.join(BUILDERS)}")
     run.add_argument("--rounds", type=positive, help="rounds per scenario (default 3, quick 2)")
     run.add_argument("--6gib", dest="six_gib", action="store_true",
                      help="add upload-6gib: peak RSS of a 6 GiB upload vs a 1 GiB one")

@@ -17,7 +17,7 @@ import yarl
 from benchmarks.measure import MiB, Measurement
 from benchmarks.suite import (
     LISTING_PROJECT, MAX_MS, MEDIAN_MS, P50_MS, P99_MS, PEAK_RSS_MB, PROJECT, RATE, THROUGHPUT,
-    Comparison, Context, Scenario, Subject, human_size,
+    Context, Scenario, Subject, human_size, versus,
 )
 from benchmarks.transfers import (
     bounded, gateway_file_url, gateway_put, get_object, http_get, multipart_put, put_object,
@@ -98,7 +98,7 @@ async def upload_1gib(ctx: Context) -> Scenario:
     gateways = await _upload_subjects(ctx, path, label)
     directs = await _direct_upload_subjects(ctx, path, label, ("default", "tuned"))
     scenario.subjects = gateways + directs
-    scenario.comparisons = [Comparison(f"{g.name} vs {d.name}", g.name, d.name, THROUGHPUT)
+    scenario.comparisons = [versus(g, d, THROUGHPUT)
                             for g in gateways for d in directs]
     scenario.notes.append("tuned client: unsigned payload, checksums only when S3 requires them")
     return scenario
@@ -125,14 +125,12 @@ async def download_1gib(ctx: Context) -> Scenario:
     presigned_get = Subject(f"presigned GET {label}", "baseline",
                             lambda r: timed(http_get(plain, presigned, expected=size)), s3_procs)
     scenario.subjects = [proxy, direct]
-    scenario.comparisons = [Comparison(f"{proxy.name} vs {direct.name}", proxy.name, direct.name, THROUGHPUT),
-                            Comparison(f"{proxy.name} vs {presigned_get.name}", proxy.name,
-                                       presigned_get.name, THROUGHPUT)]
+    scenario.comparisons = [versus(proxy, direct, THROUGHPUT),
+                            versus(proxy, presigned_get, THROUGHPUT)]
     redirect = await _redirect_subject(ctx, scenario, url, label)
     if redirect is not None:
         scenario.subjects.append(redirect)
-        scenario.comparisons.append(Comparison(f"{redirect.name} vs {presigned_get.name}", redirect.name,
-                                               presigned_get.name, THROUGHPUT))
+        scenario.comparisons.append(versus(redirect, presigned_get, THROUGHPUT))
     scenario.subjects.append(presigned_get)
     return scenario
 
@@ -194,7 +192,7 @@ async def small_files(ctx: Context) -> Scenario:
     gateways, direct = await _many_puts_subjects(ctx, "small", sizes.small_count, sizes.small_size,
                                                  sizes.small_concurrency, ("s3", "fs"))
     scenario.subjects = [*gateways, direct]
-    scenario.comparisons = [Comparison(f"{g.name} vs {direct.name}", g.name, direct.name, RATE)
+    scenario.comparisons = [versus(g, direct, RATE)
                             for g in gateways]
     return scenario
 
@@ -206,7 +204,7 @@ async def many_1mib(ctx: Context) -> Scenario:
     gateways, direct = await _many_puts_subjects(ctx, "many", sizes.many_count, sizes.many_size,
                                                  sizes.many_count, ("s3",))
     scenario.subjects = [*gateways, direct]
-    scenario.comparisons = [Comparison(f"{g.name} vs {direct.name}", g.name, direct.name, THROUGHPUT)
+    scenario.comparisons = [versus(g, direct, THROUGHPUT)
                             for g in gateways]
     return scenario
 
@@ -235,7 +233,7 @@ async def fs_upload(ctx: Context) -> Scenario:
     dd = Subject(f"dd bs=8M conv=fsync {label}", "baseline",
                  lambda r: timed(_dd(path, ctx.scratch_dir / f"dd-{r}.bin")))
     scenario.subjects = [gateway, dd]
-    scenario.comparisons = [Comparison(f"{gateway.name} vs {dd.name}", gateway.name, dd.name, THROUGHPUT)]
+    scenario.comparisons = [versus(gateway, dd, THROUGHPUT)]
     scenario.notes.append("dd's CPU counts as the client's")
     return scenario
 
@@ -253,8 +251,7 @@ async def fs_download(ctx: Context) -> Scenario:
                        lambda r: timed(http_get(plain, f"{base}/{path.name}", expected=size)),
                        ("sendfile-server",))
     scenario.subjects = [gateway, sendfile]
-    scenario.comparisons = [Comparison(f"{gateway.name} vs {sendfile.name}", gateway.name,
-                                       sendfile.name, THROUGHPUT)]
+    scenario.comparisons = [versus(gateway, sendfile, THROUGHPUT)]
     return scenario
 
 
@@ -327,11 +324,10 @@ async def listing(ctx: Context) -> Scenario:
     for label, path in cases:
         call = _gateway_calls(ctx, http, path, {"per_page": "100"})
         await _warm(call)
-        scenario.subjects.append(Subject(f"gateway: {label}", "gateway",
-                                         lambda r, call=call: timed_latencies(call, ctx.sizes.calls),
-                                         procs))
-        scenario.comparisons.append(Comparison(f"{label} vs SQL", f"gateway: {label}", floor.name,
-                                               MEDIAN_MS))
+        gateway = Subject(f"gateway: {label}", "gateway",
+                          lambda r, call=call: timed_latencies(call, ctx.sizes.calls), procs)
+        scenario.subjects.append(gateway)
+        scenario.comparisons.append(versus(gateway, floor, MEDIAN_MS, f"{label} vs SQL"))
     scenario.subjects.append(floor)
     return scenario
 
@@ -358,7 +354,7 @@ async def registry_page(ctx: Context) -> Scenario:
     gateway = Subject("gateway: registry page", "gateway",
                       lambda r: timed_latencies(call, ctx.sizes.calls), procs)
     scenario.subjects = [gateway, floor]
-    scenario.comparisons = [Comparison("registry page vs SQL", gateway.name, floor.name, MEDIAN_MS)]
+    scenario.comparisons = [versus(gateway, floor, MEDIAN_MS, "registry page vs SQL")]
     return scenario
 
 
@@ -408,8 +404,8 @@ async def liveness_during_upload(ctx: Context) -> Scenario:
     busy = Subject(f"gateway during a {label} upload", "gateway", during, procs, rss_of="gateway-s3")
     calm = Subject("gateway idle", "baseline", idle, procs)
     scenario.subjects = [busy, calm]
-    scenario.comparisons = [Comparison(f"{path} {metric.unit.removeprefix('ms ')}, during upload vs idle",
-                                       busy.name, calm.name, metric)
+    scenario.comparisons = [versus(busy, calm, metric,
+                                   f"{path} {metric.unit.removeprefix('ms ')}, during upload vs idle")
                             for metric in (P50_MS, P99_MS, MAX_MS)]
     return scenario
 
@@ -426,9 +422,9 @@ async def upload_6gib(ctx: Context) -> Scenario:
     small_subject.role = "baseline"
     scenario.subjects = [big_subject, direct, small_subject]
     scenario.comparisons = [
-        Comparison(f"{big_subject.name} vs {direct.name}", big_subject.name, direct.name, THROUGHPUT),
-        Comparison(f"peak RSS, {human_size(huge)} vs {human_size(large)} upload", big_subject.name,
-                   small_subject.name, PEAK_RSS_MB),
+        versus(big_subject, direct, THROUGHPUT),
+        versus(big_subject, small_subject, PEAK_RSS_MB,
+               f"peak RSS, {human_size(huge)} vs {human_size(large)} upload"),
     ]
     return scenario
 

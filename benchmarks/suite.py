@@ -98,6 +98,10 @@ class Comparison:
     metric: Metric
 
 
+def versus(gateway: Subject, baseline: Subject, metric: Metric, label: str = "") -> Comparison:
+    return Comparison(label or f"{gateway.name} vs {baseline.name}", gateway.name, baseline.name, metric)
+
+
 @dataclass
 class Scenario:
     name: str
