@@ -192,8 +192,7 @@ async def small_files(ctx: Context) -> Scenario:
     gateways, direct = await _many_puts_subjects(ctx, "small", sizes.small_count, sizes.small_size,
                                                  sizes.small_concurrency, ("s3", "fs"))
     scenario.subjects = [*gateways, direct]
-    scenario.comparisons = [versus(g, direct, RATE)
-                            for g in gateways]
+    scenario.comparisons = [versus(g, direct, RATE) for g in gateways]
     return scenario
 
 
