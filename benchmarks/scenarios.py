@@ -203,8 +203,7 @@ async def many_1mib(ctx: Context) -> Scenario:
     gateways, direct = await _many_puts_subjects(ctx, "many", sizes.many_count, sizes.many_size,
                                                  sizes.many_count, ("s3",))
     scenario.subjects = [*gateways, direct]
-    scenario.comparisons = [versus(g, direct, THROUGHPUT)
-                            for g in gateways]
+    scenario.comparisons = [versus(g, direct, THROUGHPUT) for g in gateways]
     return scenario
 
 
