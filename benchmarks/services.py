@@ -64,7 +64,8 @@ def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
 
 @contextmanager
 def service_process(args: list[str], log_path: Path, *, env: Mapping[str, str] | None = None,
-                    cwd: Path | None = None, port: int) -> Iterator[subprocess.Popen]:
+                    cwd: Path | None = None, port: int,
+                    stop_timeout: float = 30.0) -> Iterator[subprocess.Popen]:
     """A server in its own session (so a terminal's Ctrl-C reaches only us, and we stop
     it in order), its output in `log_path`."""
     with log_path.open("wb") as log:
@@ -78,7 +79,7 @@ def service_process(args: list[str], log_path: Path, *, env: Mapping[str, str] |
                 raise ServiceExited(f"{Path(args[0]).name} {exc}: {' '.join(tail)}") from None
             yield process
         finally:
-            stop_process(process)
+            stop_process(process, stop_timeout)
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,10 @@ def gateway_process(name: str, env: Mapping[str, str], workdir: Path) -> Iterato
     """`python -m gateway serve` on a free port; ServiceExited if it refuses its settings."""
     port = free_port()
     args = [sys.executable, "-m", "gateway", "serve", "--port", str(port)]
+    # A short grace: its requests are ours and already gone; what it leaves in S3
+    # is removed after it stops.
     with service_process(args, workdir / f"{name}.log", env=gateway_environ(env), cwd=workdir,
-                         port=port) as process:
+                         port=port, stop_timeout=10.0) as process:
         yield GatewayProcess(f"http://127.0.0.1:{port}", process)
 
 

@@ -53,6 +53,19 @@ def leftovers(tmpdir: Path) -> list[str]:
     return found
 
 
+def kill_tree(process: subprocess.Popen) -> None:
+    """If the suite is still running (the test failed), it and the servers it started."""
+    if process.poll() is not None:
+        return
+    family = [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]
+    for member in family:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.wait()
+
+
 def test_quick_run_writes_rows_and_ratios(bench_tmp: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     command = [sys.executable, "-m", "benchmarks", "run", "--quick", "--scenario", "upload-1gib",
@@ -127,10 +140,9 @@ def test_ctrl_c_stops_every_server_and_empties_an_external_s3(
             assert time.monotonic() < deadline, "the rounds never started"
             time.sleep(0.1)
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=120)
     finally:
-        if process.poll() is None:
-            process.kill()
+        kill_tree(process)
     assert process.returncode == 130, err[-3000:]
     assert "interrupted" in err
     assert leftovers(bench_tmp) == []
