@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import os
 import platform
 import shlex
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM ends the run as Ctrl-C does (asyncio cancels the run on SIGINT): every
     # server stopped, the temporary folder removed.
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    # A run that seems stuck: `kill -USR1 <pid>` prints where every thread is.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         report = asyncio.run(run_suite(args))
     except KeyboardInterrupt:

@@ -140,7 +140,13 @@ def test_ctrl_c_stops_every_server_and_empties_an_external_s3(
             assert time.monotonic() < deadline, "the rounds never started"
             time.sleep(0.1)
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=120)
+        try:
+            _, err = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # the suite prints its threads' stacks
+            time.sleep(2)
+            kill_tree(process)
+            pytest.fail("still running 120 s after SIGINT:\n" + process.communicate()[1][-8000:])
     finally:
         kill_tree(process)
     assert process.returncode == 130, err[-3000:]
