@@ -8,6 +8,7 @@ import binascii
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiohttp import HttpVersion11, web
@@ -16,7 +17,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from gateway.auth import (
     Access, Action, Authenticator, Credential, GroupAccess, Surface, read_credential,
 )
-from gateway.errors import InvalidField, RangeNotSatisfiable, UploadInterrupted
+from gateway.errors import BadRequest, InvalidField, RangeNotSatisfiable, UploadInterrupted
 from gateway.keys import AUTHENTICATOR
 from gateway.upload import ExpectedDigests
 from gateway.web.visitor import api_session_actor
@@ -157,3 +158,20 @@ def etag_matches(header: str | None, etag: str) -> bool:
         return True
     wanted = etag.removeprefix("W/")
     return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
+
+
+async def request_params(request: web.Request) -> dict[str, Any]:
+    """Query, then a JSON or form body on top, as Grape merges them."""
+    params: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                raise BadRequest("the body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise BadRequest("the body must be a JSON object")
+            params.update(body)
+        else:
+            params.update(await request.post())
+    return params

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from gateway.api.generic import send_file
-from gateway.api.http import authorize
+from gateway.api.http import authorize, request_params
 from gateway.api.packages import PACKAGE_FILE, PROJECT_PACKAGES, path_id, project_ref, text_param
 from gateway.api.pagination import paginated, parse_page
 from gateway.auth import Access, Action, Surface
@@ -53,16 +53,6 @@ async def _at_least(request: web.Request, action: Action, level: AccessLevel) ->
     if access.level is None or access.level < level:
         raise Forbidden()
     return access
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
 
 
 def _optional_text(body: dict[str, Any], name: str) -> str | None:
@@ -111,7 +101,7 @@ async def list_hooks(request: web.Request) -> web.Response:
 
 async def add_hook(request: web.Request) -> web.Response:
     access = await _at_least(request, Action.WRITE, AccessLevel.MAINTAINER)
-    body = await _json_object(request)
+    body = await request_params(request)
     url = _optional_text(body, "url")
     if not url:
         raise BadRequest("url is missing")
@@ -141,7 +131,7 @@ async def show_gate(request: web.Request) -> web.Response:
 
 async def set_gate(request: web.Request) -> web.Response:
     access = await _at_least(request, Action.WRITE, AccessLevel.MAINTAINER)
-    body = await _json_object(request) if request.can_read_body else {}
+    body = await request_params(request)
     patterns = _text_list(body, "package_name_patterns") or []
     return web.json_response(await request.app[PACKAGE_EVENTS].set_gate(access.project.id, patterns))
 
@@ -185,7 +175,7 @@ async def download_package_file(request: web.Request) -> web.StreamResponse:
 async def verify_package_file(request: web.Request) -> web.Response:
     """A pipeline's verdict on a gated file."""
     access = await _verifier(request)
-    body = await _json_object(request)
+    body = await request_params(request)
     result = await request.app[PACKAGE_EVENTS].verify(
         access.project.id, path_id(request, "package_id", "Package"),
         path_id(request, "file_id", "Package File"), _optional_text(body, "status") or "",

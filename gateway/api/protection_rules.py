@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from gateway.api.http import authorize, raw_id_segment
+from gateway.api.http import authorize, raw_id_segment, request_params
 from gateway.auth import Access, Action, Surface
-from gateway.errors import BadRequest, RecordNotFound
 from gateway.db.identity import MAX_BIGINT
+from gateway.errors import RecordNotFound
 from gateway.keys import PROTECTION
 from gateway.validation import parse_project_ref
 
@@ -31,23 +29,6 @@ def _rule_id(request: web.Request) -> int:
     return value
 
 
-async def _params(request: web.Request) -> dict[str, Any]:
-    """Query, then a JSON or form body on top, as Grape merges them."""
-    params: dict[str, Any] = dict(request.query)
-    if request.can_read_body:
-        if request.content_type == "application/json":
-            try:
-                body = await request.json()
-            except ValueError:
-                raise BadRequest("the body is not valid JSON") from None
-            if not isinstance(body, dict):
-                raise BadRequest("the body must be a JSON object")
-            params.update(body)
-        else:
-            params.update(await request.post())
-    return params
-
-
 async def list_rules(request: web.Request) -> web.Response:
     access = await _admin(request)
     return web.json_response(await request.app[PROTECTION].list(access.project.id))
@@ -55,14 +36,14 @@ async def list_rules(request: web.Request) -> web.Response:
 
 async def create_rule(request: web.Request) -> web.Response:
     access = await _admin(request)
-    rule = await request.app[PROTECTION].create(access.project.id, await _params(request))
+    rule = await request.app[PROTECTION].create(access.project.id, await request_params(request))
     return web.json_response(rule, status=201)
 
 
 async def update_rule(request: web.Request) -> web.Response:
     access = await _admin(request)
     rule = await request.app[PROTECTION].update(access.project.id, _rule_id(request),
-                                                await _params(request))
+                                                await request_params(request))
     return web.json_response(rule)
 
 
