@@ -18,13 +18,11 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import psutil
 from aiobotocore.session import get_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,6 +32,7 @@ from benchmarks.services import (  # noqa: E402
 )
 from gateway.embedded import ensure_database  # noqa: E402
 from gateway.settings import MiB, Settings  # noqa: E402
+from tests.rss import RssSampler  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "upload_1gib.json"
 BLOCK = os.urandom(1 * MiB)
@@ -45,35 +44,6 @@ async def body(size: int) -> AsyncIterator[bytes]:
         piece = BLOCK[: min(len(BLOCK), size - sent)]
         sent += len(piece)
         yield piece
-
-
-class RssSampler:
-    """Polls a process's resident set size every few milliseconds."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            except psutil.NoSuchProcess:
-                return
-            time.sleep(0.01)
-
-    def current(self) -> int:
-        return self.process.memory_info().rss
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 async def timed(coro) -> float:  # noqa: ANN001

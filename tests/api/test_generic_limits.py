@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +30,7 @@ from gateway.keys import UPLOAD_BUDGET
 from gateway.settings import MiB
 from tests.conftest import MOTO_CREDENTIALS
 from tests.harness import Gateway, GatewayFactory, Identity, parse_response
+from tests.rss import RssSampler
 
 
 # -- bodies stored exactly as sent ------------------------------------------------
@@ -168,30 +168,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class RssSampler:
-    """The peak resident set size of a process, polled every 20 ms in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.02)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @dataclass
