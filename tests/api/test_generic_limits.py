@@ -314,3 +314,19 @@ async def test_stalled_uploaders_hold_no_more_than_the_budget_and_are_cut_off(
         assert elapsed < 4 * IDLE_TIMEOUT + 30
         await asyncio.sleep(0.5)  # aborts run as the answers go out
         await served.assert_nothing_stored()
+
+
+async def test_gateway_serve_stores_an_encoded_body_as_sent(serve_gateway: Callable[..., Any]) -> None:
+    """`serve` builds its server from the same app: no decoding there either."""
+    async with serve_gateway("fs") as served:
+        dev = await served.developer()
+        url = (f"{served.base_url}/api/v4/projects/{dev.project_id}/packages/generic/"
+               "pkg/1.0.0/file.tar.gz")
+        body = gzip.compress(b"release notes " * 100_000)
+        async with aiohttp.ClientSession(auto_decompress=False) as http:
+            async with http.put(url, data=body, headers={**dev.headers,
+                                                         "Content-Encoding": "gzip"}) as response:
+                assert response.status == 201
+            async with http.get(url, headers=dev.headers) as response:
+                assert await response.read() == body
+                assert response.headers["X-Checksum-SHA256"] == hashlib.sha256(body).hexdigest()
