@@ -54,6 +54,8 @@ class ByteBudget:
         """Reserve `size` bytes, waiting behind earlier requests until they fit."""
         if size < 0:
             raise ValueError(f"cannot reserve {size} bytes")
+        if size == 0:
+            return  # holds no memory: never queues (an empty file's one part)
         # Never overtake a waiter, even when this would fit: a large part at
         # the head of the queue would otherwise wait forever behind small ones.
         if not self._waiters and self._fits(size):

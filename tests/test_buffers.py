@@ -157,3 +157,14 @@ async def test_releasing_more_than_was_reserved_is_a_bug() -> None:
     assert budget.in_use == 10
     with pytest.raises(ValueError):
         ByteBudget(0)
+
+
+async def test_an_empty_reservation_never_waits() -> None:
+    budget = ByteBudget(100)
+    await budget.acquire(100)
+    waiting = reserve(budget, 10)
+    await settle()
+    await budget.acquire(0)  # an empty file's part, behind a waiter: still at once
+    assert budget.in_use == 100 and not waiting.done()
+    budget.release(100)
+    await waiting

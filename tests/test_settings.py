@@ -73,3 +73,19 @@ def test_wrong_settings_fail_with_one_clear_line(env: dict[str, str], message: s
                                             ("5GiB", 5 * GiB), ("5 gb", 5 * GiB), ("1k", 1024)])
 def test_sizes(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+def test_upload_buffer_budget_and_idle_timeout() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.upload_buffer_bytes, defaults.body_idle_timeout) == (256 * MiB, 60.0)
+    settings = Settings.from_env({"GATEWAY_UPLOAD_BUFFER_BYTES": "48MiB",
+                                  "GATEWAY_BODY_IDLE_TIMEOUT": "2.5"})
+    assert (settings.upload_buffer_bytes, settings.body_idle_timeout) == (48 * MiB, 2.5)
+    for env, message in [
+        ({"GATEWAY_UPLOAD_BUFFER_BYTES": "0"}, "GATEWAY_UPLOAD_BUFFER_BYTES must be positive"),
+        ({"GATEWAY_UPLOAD_BUFFER_BYTES": "lots"}, "GATEWAY_UPLOAD_BUFFER_BYTES must be a size"),
+        ({"GATEWAY_BODY_IDLE_TIMEOUT": "0"}, "GATEWAY_BODY_IDLE_TIMEOUT must be positive"),
+        ({"GATEWAY_BODY_IDLE_TIMEOUT": "inf"}, "GATEWAY_BODY_IDLE_TIMEOUT must be positive"),
+    ]:
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env(env)

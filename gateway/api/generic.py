@@ -21,7 +21,8 @@ from gateway.validation import GenericTarget, parse_generic_tail, parse_select, 
 
 log = get_logger(__name__)
 
-ROUTE = "/api/v4/projects/{id}/packages/generic/{tail:.+}"
+# `(?s:...)`: a newline (`%0A`) in a name must reach validation (400), not miss the route.
+ROUTE = "/api/v4/projects/{id}/packages/generic/{tail:(?s:.+)}"
 # What RFC 8187 lets stand unencoded in `filename*` (besides letters and digits).
 RFC8187_ATTR_CHARS = "!#$&+-.^_`|~"
 # Raw path: ['', 'api', 'v4', 'projects', ID, 'packages', 'generic', name, version, ..., file]

@@ -80,6 +80,18 @@ async def defer_continue(request: web.Request) -> web.StreamResponse | None:
     if expect.lower() == "100-continue":
         request[CONTINUE_DEFERRED] = True
         return None
+    return _expectation_failed()
+
+
+async def refuse_unknown_expect(request: web.Request) -> web.StreamResponse | None:
+    """Expect handler for reads: aiohttp's own answers an unknown expectation in
+    plain text; ours in JSON. `100-continue` needs nothing: there is no body."""
+    if request.version != HttpVersion11 or request.headers.get("Expect", "").lower() == "100-continue":
+        return None
+    return _expectation_failed()
+
+
+def _expectation_failed() -> web.Response:
     return web.json_response({"error": "417 Expectation Failed"}, status=417)
 
 

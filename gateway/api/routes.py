@@ -9,6 +9,7 @@ from gateway.api import (
 )
 from gateway.api import package_events
 from gateway.api.http import defer_continue
+from gateway.api.http import refuse_unknown_expect
 
 
 def setup_routes(app: web.Application) -> None:
@@ -17,7 +18,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/-/readiness", health.readiness)
     app.router.add_get("/metrics", metrics.metrics)
     app.router.add_put(generic.ROUTE, generic.put_package_file, expect_handler=defer_continue)
-    app.router.add_get(generic.ROUTE, generic.get_package_file)  # HEAD too
+    app.router.add_get(generic.ROUTE, generic.get_package_file,  # HEAD too
+                       expect_handler=refuse_unknown_expect)
     app.router.add_get(packages.PROJECT_PACKAGES, packages.list_project_packages)
     app.router.add_get(packages.PROJECT_PACKAGE, packages.get_project_package)
     app.router.add_delete(packages.PROJECT_PACKAGE, packages.delete_project_package)

@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +30,7 @@ from gateway.keys import UPLOAD_BUDGET
 from gateway.settings import MiB
 from tests.conftest import MOTO_CREDENTIALS
 from tests.harness import Gateway, GatewayFactory, Identity, parse_response
+from tests.rss import RssSampler
 
 
 # -- bodies stored exactly as sent ------------------------------------------------
@@ -168,30 +168,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class RssSampler:
-    """The peak resident set size of a process, polled every 20 ms in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.02)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @dataclass
@@ -338,3 +314,19 @@ async def test_stalled_uploaders_hold_no_more_than_the_budget_and_are_cut_off(
         assert elapsed < 4 * IDLE_TIMEOUT + 30
         await asyncio.sleep(0.5)  # aborts run as the answers go out
         await served.assert_nothing_stored()
+
+
+async def test_gateway_serve_stores_an_encoded_body_as_sent(serve_gateway: Callable[..., Any]) -> None:
+    """`serve` builds its server from the same app: no decoding there either."""
+    async with serve_gateway("fs") as served:
+        dev = await served.developer()
+        url = (f"{served.base_url}/api/v4/projects/{dev.project_id}/packages/generic/"
+               "pkg/1.0.0/file.tar.gz")
+        body = gzip.compress(b"release notes " * 100_000)
+        async with aiohttp.ClientSession(auto_decompress=False) as http:
+            async with http.put(url, data=body, headers={**dev.headers,
+                                                         "Content-Encoding": "gzip"}) as response:
+                assert response.status == 201
+            async with http.get(url, headers=dev.headers) as response:
+                assert await response.read() == body
+                assert response.headers["X-Checksum-SHA256"] == hashlib.sha256(body).hexdigest()

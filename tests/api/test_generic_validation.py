@@ -132,3 +132,21 @@ async def test_fields_of_255_characters_are_accepted(gateway: Gateway) -> None:
     assert response.status == 201, await response.text()
     response = await gateway.get(dev, name=name, version=version, file_name=directory_form)
     assert await response.read() == b"nested"
+
+
+@pytest.mark.parametrize("method", ["PUT", "GET"])
+async def test_an_unknown_expectation_is_a_json_417(gateway: Gateway, method: str) -> None:
+    dev = await gateway.developer()
+    response = await raw_request(gateway, method, path(dev, "pkg/1.0.0/file.txt"),
+                                 headers={**dev.headers, "Expect": "0"})
+    assert response.status == 417
+    assert response.json() == {"error": "417 Expectation Failed"}
+
+
+async def test_a_newline_in_a_name_is_400_not_a_missed_route(gateway: Gateway) -> None:
+    dev = await gateway.developer()
+    response = await raw_request(gateway, "PUT", path(dev, "a%0Ab/1.0.0/file.txt"),
+                                 headers=dev.headers, body=b"x")
+    assert response.status == 400
+    assert response.json() == {"message": "400 Bad request - package_name is invalid"}
+    await gateway.assert_nothing_stored()
