@@ -301,10 +301,10 @@ async def test_maintainer_deletes_a_file_after_confirming_with_the_csrf_token(ga
     refused = await gateway.client.post(delete, data={}, allow_redirects=False)
     assert refused.status == 403 and "403 · Not allowed" in await refused.text()
     assert "script-src 'self'" in refused.headers["Content-Security-Policy"]
-    forged = await gateway.client.post(delete, data={"csrf_token": csrf_token(confirm)},
-                                       headers={"Origin": "http://evil.example"},
-                                       allow_redirects=False)
-    assert forged.status == 403
+    for origin in ("http://evil.example", "null"):
+        forged = await gateway.client.post(delete, data={"csrf_token": csrf_token(confirm)},
+                                           headers={"Origin": origin}, allow_redirects=False)
+        assert forged.status == 403
     assert await gateway.count("package_files") == 2
 
     done = await gateway.client.post(delete, data={"csrf_token": csrf_token(confirm)},
