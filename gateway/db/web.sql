@@ -102,9 +102,6 @@ ORDER BY created_at DESC, id DESC;
 -- History and CI ref, from issue 10's package events ---------------------------
 -- (read only when that table exists: see gateway/web/history.py)
 
--- name: web_table_exists
-SELECT to_regclass($1) IS NOT NULL;
-
 -- name: web_package_history
 -- A package's pushes and deletions, newest first; $3 caps the page.
 SELECT kind, created_at, actor_kind, actor_name, actor_token_id AS token_id, file_name, size,

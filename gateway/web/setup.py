@@ -35,7 +35,7 @@ async def web_ctx(app: web.Application) -> AsyncIterator[None]:
     queries = WebRepository(app[DB_POOL])
     app[WEB_QUERIES] = queries
     app[SESSIONS] = await SessionStore.open(queries)
-    app[HISTORY] = await PackageHistory.open(queries)
+    app[HISTORY] = PackageHistory(queries)
     yield
 
 

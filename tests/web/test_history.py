@@ -1,87 +1,57 @@
-"""The History tab and the "built from" CI ref, read from issue 10's package events.
-
-Until that issue lands, the table is made here with the columns it specifies;
-the gateway checks for it at start.
-"""
+"""The History tab and the "built from" CI ref, read from the package events
+that pushes and deletions record."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
-import pytest
-
+from gateway.admin import CiPipeline
 from tests.harness import Gateway, GatewayFactory
 from tests.web.pages import page, push
 
-EVENTS_TABLE = """
-CREATE TABLE IF NOT EXISTS package_events (
-    event_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind text NOT NULL,
-    project_id bigint NOT NULL,
-    package_id bigint,
-    package_name text NOT NULL,
-    package_version text NOT NULL,
-    package_file_id bigint,
-    file_name text,
-    size bigint,
-    file_sha256 text,
-    actor_kind text,
-    actor_name text,
-    token_id bigint,
-    pipeline_id bigint,
-    ref text,
-    sha text,
-    created_at timestamptz NOT NULL DEFAULT now()
-)
-"""
-INSERT_EVENT = """
-INSERT INTO package_events (kind, project_id, package_id, package_name, package_version,
-                            package_file_id, file_name, size, file_sha256, actor_kind,
-                            actor_name, pipeline_id, ref, sha, created_at)
-VALUES ($1, $2, $3, 'app', '1.0', $4, $5, 4, $6, $7, $8, $9, $10, $11, now() - $12::interval)
-"""
 
-
-@pytest.fixture
-async def gateway(database_url: str, gateway_factory: GatewayFactory) -> Gateway:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(EVENTS_TABLE)
-    finally:
-        await conn.close()
-    return await gateway_factory("fs")
-
-
-async def test_history_tab_lists_pushes_and_deletions_newest_first(gateway: Gateway) -> None:
+async def test_history_tab_lists_pushes_and_deletions_newest_first(
+        gateway_factory: GatewayFactory) -> None:
+    gateway: Gateway = await gateway_factory("fs")
     project = await gateway.project(public=True)
     dev = await gateway.user("developer", project)
-    pushed = await push(gateway, dev, b"data", name="app", version="1.0", file_name="a.bin")
-    async with gateway.pool.acquire() as conn:
-        await conn.execute(INSERT_EVENT, "push", project["id"], pushed["package_id"], pushed["id"],
-                           "a.bin", "ab" * 32, "job", dev.username, 77, "main", "f00d",
-                           dt.timedelta(hours=2))
-        await conn.execute(INSERT_EVENT, "delete", project["id"], pushed["package_id"],
-                           pushed["id"], "<b>a.bin</b>", None, "user", "maintainer1", None,
-                           None, None, dt.timedelta(hours=1))
+    maintainer = await gateway.user("maintainer", project)
+    job_token = await gateway.admin.create_job_token(
+        project["path"], dev.username, dt.timedelta(hours=1),
+        CiPipeline(77, ref="main", sha="f00dcafe"))
+    by_job = await gateway.put(None, b"data", name="app", version="1.0", file_name="a.bin",
+                               project=project["id"], headers={"JOB-TOKEN": job_token},
+                               params={"select": "package_file"})
+    assert by_job.status == 200, await by_job.text()
+    pushed = await by_job.json()
+    second = await push(gateway, dev, b"more", name="app", version="1.0", file_name="b.bin")
+    deleted = await gateway.client.delete(
+        f"/api/v4/projects/{project['id']}/packages/{second['package_id']}/package_files/"
+        f"{second['id']}", headers=maintainer.headers)
+    assert deleted.status == 204
+
     path = f"/{project['path']}/-/packages/{pushed['package_id']}"
     html = await page(gateway, f"{path}?tab=history")
     assert "No history recorded yet" not in html
     rows = html[html.index('<section class="history">'):]
-    assert rows.index(">delete<") < rows.index(">push<")  # newest first
-    assert "&lt;b&gt;a.bin&lt;/b&gt;" in rows and "ab" * 32 in rows
+    # Newest first: the deletion, the developer's push, the job's push.
+    assert rows.index(">deleted<") < rows.index(">pushed<")
+    assert rows.index("b.bin") < rows.index("a.bin")
+    assert pushed["file_sha256"] in rows and second["file_sha256"] in rows
     assert '<span class="ref">main</span> <span class="subtle">pipeline 77</span>' in rows
-    assert f"{dev.username} <span class=\"subtle\">(job)</span>" in rows
-    assert 'title="f00d">Built from <strong>main</strong>' in html
+    assert f'{dev.username} <span class="subtle">(job)</span>' in rows
+    assert f'{maintainer.username} <span class="subtle">(user)</span>' in rows
+    assert 'title="f00dcafe">Built from <strong>main</strong>' in html
 
     registry = await page(gateway, f"/{project['path']}/-/packages")
-    assert 'title="f00d">Built from <strong>main</strong>' in registry
+    assert 'title="f00dcafe">Built from <strong>main</strong>' in registry
     assert '<span class="ref" title="CI ref">main</span>' in registry
 
 
-async def test_no_events_yet_shows_no_history(gateway: Gateway) -> None:
+async def test_a_package_with_no_ci_push_shows_no_ref(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory("fs")
     project = await gateway.project(public=True)
     dev = await gateway.user("developer", project)
     pushed = await push(gateway, dev, b"data")
     html = await page(gateway, f"/{project['path']}/-/packages/{pushed['package_id']}?tab=history")
-    assert "No history recorded yet." in html and "Built from" not in html
+    assert ">pushed<" in html and "Built from" not in html
