@@ -114,7 +114,7 @@ async def test_fields_over_255_characters_are_400_and_store_nothing(
     response = await raw_request(gateway, method, path(dev, tail), headers=dev.headers,
                                  body=b"payload" if method == "PUT" else b"")
     assert response.status == 400, response.body
-    assert response.json() == {"message": f"400 Bad request - {field} is invalid"}
+    assert response.json() == {"error": f"{field} is invalid"}
     await gateway.assert_nothing_stored()
     assert await gateway.count("packages") == 0
 
@@ -148,5 +148,5 @@ async def test_a_newline_in_a_name_is_400_not_a_missed_route(gateway: Gateway) -
     response = await raw_request(gateway, "PUT", path(dev, "a%0Ab/1.0.0/file.txt"),
                                  headers=dev.headers, body=b"x")
     assert response.status == 400
-    assert response.json() == {"message": "400 Bad request - package_name is invalid"}
+    assert response.json() == {"error": "package_name is invalid"}
     await gateway.assert_nothing_stored()
