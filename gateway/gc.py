@@ -5,10 +5,13 @@ Three passes, each leaving alone anything younger than the minimum age:
 1. intents older than the age: their upload died (or its cleanup failed), so the
    object, its temporary files and its multipart uploads are removed, then the
    intent. One whose removal fails stays, and is retried next time;
-2. unfinished uploads (S3 multipart uploads, `.*.tmp` files) with no intent:
-   begun by a process that died before its intent was written, or whose
-   intent was lost;
+2. unfinished uploads (S3 multipart uploads, `.*.tmp` files) that no intent
+   holds: their intent went while they stayed (an abort cut short by a second
+   cancellation, a retried start whose first answer was lost);
 3. complete objects with neither a package-file row nor an intent.
+
+Removals failing several times in a row stop the collection (storage is down);
+the next collection retries.
 
 Only keys the gateway makes (`projects/<id>/<32 hex>`, under the S3 prefix) are
 ever looked at. `gateway gc` runs one collection; `serve` runs one every
@@ -40,6 +43,9 @@ from gateway.storage.base import StoredItem
 log = get_logger(__name__)
 
 BATCH_SIZE = 100
+# Removals failing one after another mean storage is down: stop the collection
+# rather than hold its batch's rows locked through every key's retries.
+GIVE_UP_AFTER_FAILURES = 3
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Collection:
     unfinished_uploads: list[str] = field(default_factory=list)
     orphan_objects: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # kept for the next collection
+    failing_in_a_row: int = 0
 
     def summary(self) -> dict[str, Any]:
         kinds = {"stale_intents": self.stale_intents,
@@ -149,7 +156,11 @@ class GarbageCollector:
         except GatewayError as exc:
             log.error("gc_remove_failed", key=key, error=exc.message)
             done.failed.append(key)
+            done.failing_in_a_row += 1
+            if done.failing_in_a_row >= GIVE_UP_AFTER_FAILURES:
+                raise
             return False
+        done.failing_in_a_row = 0
         return True
 
 

@@ -46,7 +46,7 @@ class S3Settings:
     secret_access_key: str | None = None
     addressing_style: str = "auto"
     # Seconds: to open a connection, and of silence while waiting for an answer.
-    connect_timeout: float = 3.0
+    connect_timeout: float = 5.0
     read_timeout: float = 20.0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,22 @@ class Gateway:
 
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
+async def held_upload(gateway: Gateway, who: Identity, head: bytes,
+                      tail: bytes) -> tuple[asyncio.Future[ClientResponse], asyncio.Event]:
+    """A PUT that sends `head`, then waits for the event before sending `tail`;
+    returns once the upload is under way in storage."""
+    release = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head
+        await release.wait()
+        yield tail
+
+    upload = asyncio.ensure_future(gateway.put(who, body()))
+    await wait_for(lambda: bool(gateway.stored_objects() or gateway.multipart_uploads()))
+    return upload, release
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:

@@ -3,17 +3,15 @@ dry runs, and the periodic run in `serve`."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import uuid
-from collections.abc import AsyncIterator
 
 from gateway.db.intents import UploadIntentRepository
 from gateway.errors import Conflict
 from gateway.gc import GarbageCollector
 from gateway.settings import MiB
-from tests.harness import Gateway, GatewayFactory, wait_for
+from tests.harness import Gateway, GatewayFactory, held_upload, wait_for
 
 NOW = dt.timedelta(0)
 HOUR = dt.timedelta(hours=1)
@@ -137,15 +135,7 @@ async def test_upload_in_progress_survives_a_collection(gateway: Gateway) -> Non
     the upload completes."""
     dev = await gateway.developer()
     data = os.urandom(12 * MiB)
-    release = asyncio.Event()
-
-    async def body() -> AsyncIterator[bytes]:
-        yield data[:7 * MiB]
-        await release.wait()
-        yield data[7 * MiB:]
-
-    upload = asyncio.ensure_future(gateway.put(dev, body()))
-    await wait_for(lambda: bool(gateway.stored_objects() or gateway.multipart_uploads()))
+    upload, release = await held_upload(gateway, dev, data[:7 * MiB], data[7 * MiB:])
     done = await collector(gateway).collect(dt.timedelta(minutes=5))
     release.set()
 
@@ -159,15 +149,7 @@ async def test_upload_whose_intent_was_collected_records_nothing(gateway: Gatewa
     """An upload outliving the collector's age loses its intent, then its object:
     its row is refused (408) rather than written without an object."""
     dev = await gateway.developer()
-    release = asyncio.Event()
-
-    async def body() -> AsyncIterator[bytes]:
-        yield os.urandom(6 * MiB)
-        await release.wait()
-        yield b"tail"
-
-    upload = asyncio.ensure_future(gateway.put(dev, body()))
-    await wait_for(lambda: bool(gateway.stored_objects() or gateway.multipart_uploads()))
+    upload, release = await held_upload(gateway, dev, os.urandom(6 * MiB), b"tail")
     done = await collector(gateway).collect(NOW)
     release.set()
 

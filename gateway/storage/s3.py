@@ -78,6 +78,7 @@ def _is_transient(exc: BaseException, idempotent: bool) -> bool:
     if not idempotent:
         # Only when the request surely never reached S3.
         return isinstance(exc, (botocore.exceptions.EndpointConnectionError,
+                                botocore.exceptions.ConnectTimeoutError,
                                 aiohttp.ClientConnectorError))
     return isinstance(exc, _TRANSPORT_ERRORS)
 

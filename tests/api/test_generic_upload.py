@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.settings import MiB
-from tests.harness import Gateway, GatewayFactory, parse_response, wait_for
+from tests.harness import Gateway, GatewayFactory, held_upload, parse_response, wait_for
 
 
 def digests(data: bytes) -> dict[str, str]:
@@ -274,15 +274,7 @@ async def test_client_disconnect_mid_body_leaves_nothing(gateway: Gateway, frami
 async def test_failed_database_write_removes_the_stored_object(gateway: Gateway) -> None:
     """The project disappears while its file streams in: the insert fails, the object goes."""
     dev = await gateway.developer()
-    release = asyncio.Event()
-
-    async def body() -> AsyncIterator[bytes]:
-        yield os.urandom(6 * MiB)
-        await release.wait()
-        yield b"tail"
-
-    upload = asyncio.ensure_future(gateway.put(dev, body()))
-    await wait_for(lambda: bool(gateway.stored_objects() or gateway.multipart_uploads()))
+    upload, release = await held_upload(gateway, dev, os.urandom(6 * MiB), b"tail")
     async with gateway.pool.acquire() as conn:
         await conn.execute("DELETE FROM projects WHERE id = $1", dev.project_id)
     release.set()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from gateway.db.intents import UploadIntentRepository
+from gateway.errors import StorageError
 from gateway.gc import GarbageCollector
 from gateway.settings import MiB, Settings
 from tests.harness import FaultProxy, Gateway, GatewayFactory, wait_for
@@ -189,3 +190,25 @@ async def test_s3_down_on_download_is_a_generic_503(
     assert response.status == 503
     assert time.monotonic() - started < 30
     assert_generic(await response.json(), gateway)
+
+
+async def test_collection_stops_while_s3_is_down_and_finishes_after(
+        proxy: FaultProxy, gateway_factory: GatewayFactory,
+        settings_factory: Callable[..., Settings]) -> None:
+    gateway = await gateway_behind(proxy, gateway_factory, settings_factory)
+    keys = [f"projects/1/{os.urandom(16).hex()}" for _ in range(5)]
+    for key in keys:
+        await gateway.registry.intents.record(key, "s3")
+    collector = GarbageCollector(gateway.registry.store, UploadIntentRepository(gateway.pool))
+    proxy.set_mode("refuse")
+    started = time.monotonic()
+
+    with pytest.raises(StorageError):
+        await collector.collect(dt.timedelta(0))
+
+    assert time.monotonic() - started < 30
+    assert await gateway.count("upload_intents") == len(keys)  # kept for the next time
+    proxy.set_mode("pass")
+    done = await collector.collect(dt.timedelta(0))
+    assert sorted(done.stale_intents) == sorted(keys)
+    await gateway.assert_nothing_stored()

@@ -1,0 +1,52 @@
+"""The filesystem store keeps objects to the gateway's user: files 0600, folders 0700."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from gateway.settings import MiB
+from gateway.storage import new_object_key
+from gateway.storage.fs import FilesystemObjectStore
+from gateway.upload import PartSizer, upload_stream
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_objects_temp_files_and_folders_are_private(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)  # a usual umask would give 0644 files and 0755 folders
+    try:
+        store = FilesystemObjectStore(tmp_path / "data" / "objects")
+        await store.check()
+        key = new_object_key(7)
+        release = asyncio.Event()
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"x" * MiB
+            await release.wait()
+            yield b"y"
+
+        upload = asyncio.ensure_future(upload_stream(store, key, body(), sizer=PartSizer(MiB),
+                                                     max_size=10 * MiB))
+        folder = store.path_for(key).parent
+        for _ in range(200):
+            if folder.exists() and any(folder.iterdir()):
+                break
+            await asyncio.sleep(0.02)
+        [temp_file] = list(folder.iterdir())
+        assert temp_file.name.endswith(".tmp")
+        temp_mode = mode(temp_file)
+        release.set()
+        await upload
+    finally:
+        os.umask(old_umask)
+
+    assert temp_mode == 0o600
+    assert mode(store.path_for(key)) == 0o600
+    for created in (tmp_path / "data", store.root, store.root / "projects", folder):
+        assert mode(created) == 0o700, created
