@@ -72,7 +72,18 @@ def scenario_set_name(args: argparse.Namespace, names: list[str]) -> str:
     return f"quick-{label}" if args.quick else label
 
 
+def cancel_on_signals() -> None:
+    """Ctrl-C and SIGTERM cancel the run, so every server is stopped and the temporary
+    folder removed. Through the event loop: a signal that lands in another thread (the
+    RSS sampler's) then still wakes a loop waiting on a quiet socket."""
+    loop, run = asyncio.get_running_loop(), asyncio.current_task()
+    assert run is not None
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, run.cancel)
+
+
 async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
+    cancel_on_signals()
     names = chosen_scenarios(args)
     sizes = Sizes.quick() if args.quick else Sizes.full()
     rounds = args.rounds or sizes.rounds
@@ -117,14 +128,11 @@ async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # SIGTERM ends the run as Ctrl-C does (asyncio cancels the run on SIGINT): every
-    # server stopped, the temporary folder removed.
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     # A run that seems stuck: `kill -USR1 <pid>` prints where every thread is.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         report = asyncio.run(run_suite(args))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted: services stopped, nothing written", file=sys.stderr)
         return 130
     json_path, md_path = write(report, args.results_dir)
