@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import faulthandler
 import os
 import platform
@@ -25,7 +26,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import GiB, MiB, hashing_ceiling
+from benchmarks.measure import hashing_ceiling
 from benchmarks.progress import Progress
 from benchmarks.report import RESULTS_DIR, markdown, scenario_summary, write
 from benchmarks.scenarios import BUILDERS, DEFAULT_SCENARIOS
@@ -88,7 +89,7 @@ async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     sizes = Sizes.quick() if args.quick else Sizes.full()
     rounds = args.rounds or sizes.rounds
     load = os.getloadavg()[0]
-    ceiling = hashing_ceiling(sizes.large if args.quick else 1 * GiB)
+    ceiling = hashing_ceiling(sizes.large)
     report: dict[str, Any] = {
         "command": shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
         "scenario_set": scenario_set_name(args, names),
@@ -96,11 +97,7 @@ async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "load_before": round(load, 2)},
         "quick": args.quick, "rounds": rounds,
-        "sizes": {"large_mib": sizes.large // MiB, "huge_mib": sizes.huge // MiB,
-                  "small_files": sizes.small_count, "small_file_bytes": sizes.small_size,
-                  "small_concurrency": sizes.small_concurrency, "many_files": sizes.many_count,
-                  "many_file_bytes": sizes.many_size, "packages": sizes.packages,
-                  "calls": sizes.calls},
+        "sizes": dataclasses.asdict(sizes),
         "hashing_ceiling": ceiling,
         "scenarios": [],
     }
