@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import faulthandler
 import os
 import platform
@@ -25,7 +26,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import GiB, MiB, hashing_ceiling
+from benchmarks.measure import hashing_ceiling
 from benchmarks.progress import Progress
 from benchmarks.report import RESULTS_DIR, markdown, scenario_summary, write
 from benchmarks.scenarios import BUILDERS, DEFAULT_SCENARIOS
@@ -72,12 +73,23 @@ def scenario_set_name(args: argparse.Namespace, names: list[str]) -> str:
     return f"quick-{label}" if args.quick else label
 
 
+def cancel_on_signals() -> None:
+    """Ctrl-C and SIGTERM cancel the run, so every server is stopped and the temporary
+    folder removed. Through the event loop: a signal that lands in another thread (the
+    RSS sampler's) then still wakes a loop waiting on a quiet socket."""
+    loop, run = asyncio.get_running_loop(), asyncio.current_task()
+    assert run is not None
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, run.cancel)
+
+
 async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
+    cancel_on_signals()
     names = chosen_scenarios(args)
     sizes = Sizes.quick() if args.quick else Sizes.full()
     rounds = args.rounds or sizes.rounds
     load = os.getloadavg()[0]
-    ceiling = hashing_ceiling(sizes.large if args.quick else 1 * GiB)
+    ceiling = hashing_ceiling(sizes.large)
     report: dict[str, Any] = {
         "command": shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
         "scenario_set": scenario_set_name(args, names),
@@ -85,11 +97,7 @@ async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "load_before": round(load, 2)},
         "quick": args.quick, "rounds": rounds,
-        "sizes": {"large_mib": sizes.large // MiB, "huge_mib": sizes.huge // MiB,
-                  "small_files": sizes.small_count, "small_file_bytes": sizes.small_size,
-                  "small_concurrency": sizes.small_concurrency, "many_files": sizes.many_count,
-                  "many_file_bytes": sizes.many_size, "packages": sizes.packages,
-                  "calls": sizes.calls},
+        "sizes": dataclasses.asdict(sizes),
         "hashing_ceiling": ceiling,
         "scenarios": [],
     }
@@ -117,14 +125,11 @@ async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # SIGTERM ends the run as Ctrl-C does (asyncio cancels the run on SIGINT): every
-    # server stopped, the temporary folder removed.
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     # A run that seems stuck: `kill -USR1 <pid>` prints where every thread is.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         report = asyncio.run(run_suite(args))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted: services stopped, nothing written", file=sys.stderr)
         return 130
     json_path, md_path = write(report, args.results_dir)
