@@ -196,3 +196,33 @@ async def test_numeric_group_paths_and_huge_ids(database_url: str) -> None:
     assert json.loads(out)["path"] == "1"  # by path, not the group whose id is 1
     code, _, err = await gateway_cli("admin", "token", "revoke", str(2**64), env=env)
     assert code == 1 and err.strip().splitlines()[-1].startswith("gateway: error: 400")
+
+
+async def test_job_token_pipeline_and_delete_protection_options(database_url: str) -> None:
+    env = clean_env(GATEWAY_DATABASE_URL=database_url)
+
+    async def ok(*args: str) -> str:
+        code, out, err = await gateway_cli(*args, env=env)
+        assert code == 0, err
+        return out.strip()
+
+    await ok("admin", "project", "create", "corp/app")
+    await ok("admin", "user", "create", "ci")
+    await ok("admin", "member", "add", "--project", "corp/app", "--user", "ci", "--role", "developer")
+    job = await ok("admin", "token", "create-job", "--project", "corp/app", "--user", "ci",
+                   "--pipeline-id", "501", "--ref", "main", "--sha", "abc1234", "--job-id", "9001")
+    assert job.startswith("glcbt-")
+    code, _, err = await gateway_cli("admin", "token", "create-job", "--project", "corp/app",
+                                     "--user", "ci", "--ref", "main", env=env)
+    assert code == 1 and "need --pipeline-id" in err
+    code, _, err = await gateway_cli("admin", "token", "create-job", "--project", "corp/app",
+                                     "--user", "ci", "--pipeline-id", "0", env=env)
+    assert code == 2 and "not a positive number" in err
+
+    rule = json.loads(await ok("admin", "protection", "add", "--project", "corp/app", "--pattern",
+                               "app-*", "--minimum-access-level-for-delete", "admin"))
+    assert (rule["minimum_access_level_for_push"], rule["minimum_access_level_for_delete"]) == (
+        None, "admin")
+    code, _, err = await gateway_cli("admin", "protection", "add", "--project", "corp/app",
+                                     "--pattern", "x", env=env)
+    assert code == 1 and "minimum access level" in err
