@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -29,6 +30,13 @@ async def gateway_cli(*args: str, env: dict[str, str], cwd: Path | None = None) 
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate()
     return process.returncode or 0, out.decode(), err.decode()
+
+
+async def succeeds(*args: str, env: dict[str, str]) -> str:
+    """Run a command that must succeed; its stdout, stripped."""
+    code, out, err = await gateway_cli(*args, env=env)
+    assert code == 0, err
+    return out.strip()
 
 
 async def test_admin_commands_print_json(database_url: str) -> None:
@@ -139,11 +147,7 @@ async def test_serve_with_no_configuration_runs_on_the_embedded_default(cluster_
 
 async def test_access_model_commands(database_url: str) -> None:
     env = clean_env(GATEWAY_DATABASE_URL=database_url)
-
-    async def ok(*args: str) -> str:
-        code, out, err = await gateway_cli(*args, env=env)
-        assert code == 0, err
-        return out.strip()
+    ok = functools.partial(succeeds, env=env)
 
     await ok("admin", "project", "create", "corp/team/app")
     await ok("admin", "user", "create", "ci")
@@ -200,11 +204,7 @@ async def test_numeric_group_paths_and_huge_ids(database_url: str) -> None:
 
 async def test_job_token_pipeline_and_delete_protection_options(database_url: str) -> None:
     env = clean_env(GATEWAY_DATABASE_URL=database_url)
-
-    async def ok(*args: str) -> str:
-        code, out, err = await gateway_cli(*args, env=env)
-        assert code == 0, err
-        return out.strip()
+    ok = functools.partial(succeeds, env=env)
 
     await ok("admin", "project", "create", "corp/app")
     await ok("admin", "user", "create", "ci")

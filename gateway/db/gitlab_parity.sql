@@ -43,16 +43,6 @@ WHERE project_id = $1 AND id = $2
 RETURNING id, project_id, package_type, package_name_pattern, minimum_access_level_for_push,
           minimum_access_level_for_delete, created_at;
 
--- name: find_delete_protection
--- As find_push_protection, for deletes: a NULL level (deploy tokens) meets every rule.
-SELECT id FROM package_protection_rules
-WHERE project_id = $1 AND package_type = 'generic'
-  AND $2 ILIKE replace(replace(replace(replace(package_name_pattern,
-          '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
-  AND minimum_access_level_for_delete IS NOT NULL
-  AND ($3::smallint IS NULL OR $3::smallint < minimum_access_level_for_delete)
-LIMIT 1;
-
 -- name: find_generic_package
 -- The live generic package of that name and version (default or hidden).
 SELECT p.*, pr.path AS project_path FROM packages p

@@ -197,8 +197,12 @@ class IdentityRepository(Repository):
     async def delete_protected(self, project_id: int, package_name: str,
                                level: AccessLevel | None) -> bool:
         """Whether a rule stops this delete; a None level (deploy tokens) meets every rule."""
-        rule = await self.fetchval("find_delete_protection", project_id, package_name,
-                                   int(level) if level is not None else None)
+        return await self._protected(project_id, package_name, level, "delete")
+
+    async def _protected(self, project_id: int, package_name: str, level: AccessLevel | None,
+                         action: str) -> bool:
+        rule = await self.fetchval("find_protection", project_id, package_name,
+                                   int(level) if level is not None else None, action)
         return rule is not None
 
     async def find_user_by_id(self, user_id: int) -> User | None:
@@ -223,6 +227,4 @@ class IdentityRepository(Repository):
     async def push_protected(self, project_id: int, package_name: str,
                              level: AccessLevel | None) -> bool:
         """Whether a rule stops this push; a None level (deploy tokens) meets every rule."""
-        rule = await self.fetchval("find_push_protection", project_id, package_name,
-                                   int(level) if level is not None else None)
-        return rule is not None
+        return await self._protected(project_id, package_name, level, "push")

@@ -99,16 +99,22 @@ DELETE FROM package_protection_rules WHERE id = $1 AND ($2::bigint IS NULL OR pr
 RETURNING id, project_id, package_type, package_name_pattern, minimum_access_level_for_push,
           minimum_access_level_for_delete, created_at;
 
--- name: find_push_protection
--- A rule protects a name when its pattern (`*` any run of characters, matched
--- whole and case-insensitively, as GitLab does) matches and the pusher's level
--- ($3) is below the rule's minimum; a NULL level (deploy tokens) meets every rule.
-SELECT id FROM package_protection_rules
-WHERE project_id = $1 AND package_type = 'generic'
-  AND $2 ILIKE replace(replace(replace(replace(package_name_pattern,
+-- name: find_protection
+-- A rule protects a name from a push or a delete ($4) when its pattern (`*` any
+-- run of characters, matched whole and case-insensitively, as GitLab does)
+-- matches and the actor's level ($3) is below the rule's minimum for that; a NULL
+-- level (deploy tokens) meets every rule; a rule without that minimum does not.
+SELECT id FROM (
+    SELECT id, package_name_pattern,
+           CASE $4::text WHEN 'push' THEN minimum_access_level_for_push
+                         ELSE minimum_access_level_for_delete END AS minimum
+    FROM package_protection_rules
+    WHERE project_id = $1 AND package_type = 'generic'
+) AS rules
+WHERE $2 ILIKE replace(replace(replace(replace(package_name_pattern,
           '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
-  AND minimum_access_level_for_push IS NOT NULL
-  AND ($3::smallint IS NULL OR $3::smallint < minimum_access_level_for_push)
+  AND minimum IS NOT NULL
+  AND ($3::smallint IS NULL OR $3::smallint < minimum)
 LIMIT 1;
 
 -- name: find_duplicate_settings
