@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import signal
 import sys
@@ -12,6 +13,13 @@ import aiohttp
 
 from tests.harness import wait_for
 from tests.serve_process import clean_env, free_port, gateway_cli, postgres_processes
+
+
+async def succeeds(*args: str, env: dict[str, str]) -> str:
+    """Run a command that must succeed; its stdout, stripped."""
+    code, out, err = await gateway_cli(*args, env=env)
+    assert code == 0, err
+    return out.strip()
 
 
 async def test_admin_commands_print_json(database_url: str) -> None:
@@ -112,11 +120,7 @@ async def test_serve_with_no_configuration_runs_on_the_embedded_default(cluster_
 
 async def test_access_model_commands(database_url: str) -> None:
     env = clean_env(GATEWAY_DATABASE_URL=database_url)
-
-    async def ok(*args: str) -> str:
-        code, out, err = await gateway_cli(*args, env=env)
-        assert code == 0, err
-        return out.strip()
+    ok = functools.partial(succeeds, env=env)
 
     await ok("admin", "project", "create", "corp/team/app")
     await ok("admin", "user", "create", "ci")
@@ -177,3 +181,29 @@ async def test_version_prints_the_package_version() -> None:
     code, out, _ = await gateway_cli("--version", env=clean_env())
     assert code == 0
     assert out.strip() == f"gateway {__version__}"
+
+
+async def test_job_token_pipeline_and_delete_protection_options(database_url: str) -> None:
+    env = clean_env(GATEWAY_DATABASE_URL=database_url)
+    ok = functools.partial(succeeds, env=env)
+
+    await ok("admin", "project", "create", "corp/app")
+    await ok("admin", "user", "create", "ci")
+    await ok("admin", "member", "add", "--project", "corp/app", "--user", "ci", "--role", "developer")
+    job = await ok("admin", "token", "create-job", "--project", "corp/app", "--user", "ci",
+                   "--pipeline-id", "501", "--ref", "main", "--sha", "abc1234", "--job-id", "9001")
+    assert job.startswith("glcbt-")
+    code, _, err = await gateway_cli("admin", "token", "create-job", "--project", "corp/app",
+                                     "--user", "ci", "--ref", "main", env=env)
+    assert code == 1 and "need --pipeline-id" in err
+    code, _, err = await gateway_cli("admin", "token", "create-job", "--project", "corp/app",
+                                     "--user", "ci", "--pipeline-id", "0", env=env)
+    assert code == 2 and "not a positive number" in err
+
+    rule = json.loads(await ok("admin", "protection", "add", "--project", "corp/app", "--pattern",
+                               "app-*", "--minimum-access-level-for-delete", "admin"))
+    assert (rule["minimum_access_level_for_push"], rule["minimum_access_level_for_delete"]) == (
+        None, "admin")
+    code, _, err = await gateway_cli("admin", "protection", "add", "--project", "corp/app",
+                                     "--pattern", "x", env=env)
+    assert code == 1 and "minimum access level" in err

@@ -199,6 +199,12 @@ class IdentityRepository(Repository):
         """Whether a rule stops this delete; a None level (deploy tokens) meets every rule."""
         return await self._protected(project_id, package_name, level, "delete")
 
+    async def _protected(self, project_id: int, package_name: str, level: AccessLevel | None,
+                         action: str) -> bool:
+        rule = await self.fetchval("find_protection", project_id, package_name,
+                                   int(level) if level is not None else None, action)
+        return rule is not None
+
     async def find_user_by_id(self, user_id: int) -> User | None:
         row = await self.fetchrow("find_user_by_id", user_id)
         return User.from_row(row) if row else None
@@ -222,9 +228,3 @@ class IdentityRepository(Repository):
                              level: AccessLevel | None) -> bool:
         """Whether a rule stops this push; a None level (deploy tokens) meets every rule."""
         return await self._protected(project_id, package_name, level, "push")
-
-    async def _protected(self, project_id: int, package_name: str, level: AccessLevel | None,
-                         action: str) -> bool:
-        rule = await self.fetchval("find_protection", project_id, package_name,
-                                   int(level) if level is not None else None, action)
-        return rule is not None

@@ -100,21 +100,20 @@ RETURNING id, project_id, package_type, package_name_pattern, minimum_access_lev
           minimum_access_level_for_delete, created_at;
 
 -- name: find_protection
--- A rule protects a name from a push ($4 = 'push') or a delete ($4 = 'delete')
--- when its pattern (`*` any run of characters, matched whole and
--- case-insensitively, as GitLab does) matches and the caller's level ($3) is
--- below the rule's minimum for that action; a NULL level (deploy tokens) meets
--- every rule that sets one.
+-- A rule protects a name from a push or a delete ($4) when its pattern (`*` any
+-- run of characters, matched whole and case-insensitively, as GitLab does)
+-- matches and the actor's level ($3) is below the rule's minimum for that; a NULL
+-- level (deploy tokens) meets every rule; a rule without that minimum does not.
 SELECT id FROM (
     SELECT id, package_name_pattern,
-           CASE $4 WHEN 'push' THEN minimum_access_level_for_push
-                   ELSE minimum_access_level_for_delete END AS minimum
+           CASE $4::text WHEN 'push' THEN minimum_access_level_for_push
+                         ELSE minimum_access_level_for_delete END AS minimum
     FROM package_protection_rules
     WHERE project_id = $1 AND package_type = 'generic'
 ) AS rules
-WHERE minimum IS NOT NULL
-  AND $2 ILIKE replace(replace(replace(replace(package_name_pattern,
+WHERE $2 ILIKE replace(replace(replace(replace(package_name_pattern,
           '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
+  AND minimum IS NOT NULL
   AND ($3::smallint IS NULL OR $3::smallint < minimum)
 LIMIT 1;
 
