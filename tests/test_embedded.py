@@ -99,3 +99,23 @@ async def test_another_local_user_cannot_reach_the_database(other_user: str) -> 
             await asyncio.to_thread(embedded.stop)
         assert running_postmaster(data_dir / "postgres") is None
         assert not socket_dir.exists()  # the private socket folder goes with the server
+
+
+async def test_a_cluster_without_a_password_file_gets_a_new_password(cluster_dir: Path) -> None:
+    """Clusters made before passwords (`trust`), or whose password file was lost."""
+    pgdata = cluster_dir / "data" / "postgres"
+    first = await asyncio.to_thread(start_embedded_postgres, pgdata)
+    old_uri = first.server.get_uri()
+    await asyncio.to_thread(first.stop)
+    (pgdata.parent / "postgres.password").unlink()
+
+    again = await asyncio.to_thread(start_embedded_postgres, pgdata)
+    try:
+        assert again.server.password != first.server.password
+        assert mode(pgdata.parent / "postgres.password") == 0o600
+        conn = await asyncpg.connect(again.server.get_uri())
+        await conn.close()
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(old_uri)
+    finally:
+        await asyncio.to_thread(again.stop)
