@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -13,25 +11,9 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from tests.test_cli import clean_env, free_port, gateway_cli
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def gateway_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", *args, env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode(), err.decode()
+__all__ = ["ServeProcess", "clean_env", "free_port", "gateway_cli", "postgres_processes"]
 
 
 def postgres_processes(pgdata: Path) -> list[psutil.Process]:

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 from tests.harness import wait_for
-from tests.serve_process import clean_env, free_port, gateway_cli, postgres_processes
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(extra)
+    return env
+
+
+async def gateway_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", *args, env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
 
 
 async def test_admin_commands_print_json(database_url: str) -> None:
@@ -61,6 +78,12 @@ async def test_wrong_setting_fails_with_one_line() -> None:
                            "5368709120, got 'huge'")
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 async def test_serve_with_no_configuration_runs_on_the_embedded_default(cluster_dir: Path) -> None:
     """The README's quick start: `gateway serve` on a fresh machine, nothing configured."""
     tmp_path = cluster_dir
@@ -106,8 +129,12 @@ async def test_serve_with_no_configuration_runs_on_the_embedded_default(cluster_
     assert (tmp_path / "gateway-data" / "postgres" / "PG_VERSION").exists()
     assert list((tmp_path / "gateway-data" / "objects").rglob("*"))
 
-    pgdata = tmp_path / "gateway-data" / "postgres"
-    await wait_for(lambda: not postgres_processes(pgdata), timeout=20)
+    def cluster_running() -> bool:
+        pgdata = str((tmp_path / "gateway-data" / "postgres").resolve())
+        return any(pgdata in " ".join(p.info["cmdline"] or [])
+                   for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "postgres")
+
+    await wait_for(lambda: not cluster_running(), timeout=20)
 
 
 async def test_access_model_commands(database_url: str) -> None:
