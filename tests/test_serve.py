@@ -4,6 +4,7 @@ lifetime, one serve per data directory, and start-up failures."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -82,6 +83,36 @@ async def slow_upload(port: int, token: str, file_name: str, body: bytes, *,
     return status, answer
 
 
+async def slow_download(port: int, token: str, file_name: str, *, seconds: float,
+                        started: asyncio.Event) -> bytes:
+    """A client that reads its download over `seconds`, far slower than sent."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {PACKAGE}/{file_name} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                 f"PRIVATE-TOKEN: {token}\r\n\r\n".encode())
+    parsed = parse_response(await reader.readuntil(b"\r\n\r\n"))
+    assert parsed.status == 200
+    length = int(parsed.headers["content-length"])
+    body = bytearray()
+    while len(body) < length:
+        body += await reader.readexactly(min(1 << 20, length - len(body)))
+        started.set()
+        await asyncio.sleep(seconds * (1 << 20) / length)
+    writer.close()
+    return bytes(body)
+
+
+async def wait_until_refused(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return
+        writer.close()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"127.0.0.1:{port} still accepts connections")
+
+
 async def test_sigterm_lets_uploads_in_flight_finish(serve_factory: ServeFactory,
                                                      cluster_dir: Path) -> None:
     serve = await (await serve_factory(GATEWAY_SHUTDOWN_GRACE="30")).ready()
@@ -93,16 +124,24 @@ async def test_sigterm_lets_uploads_in_flight_finish(serve_factory: ServeFactory
     idle_writer.write(liveness)
     assert (await read_response(idle_reader))[0] == 200
 
+    large = os.urandom(48 * 1024 * 1024)  # more than socket buffers hold
+    async with aiohttp.ClientSession(headers={"PRIVATE-TOKEN": token}) as http:
+        async with http.put(f"{serve.base}{PACKAGE}/large.bin",
+                            data=io.BytesIO(large)) as response:
+            assert response.status == 201
+
     bodies = {"one.bin": os.urandom(3 * 1024 * 1024), "two.bin": os.urandom(2 * 1024 * 1024 + 7)}
-    started = {name: asyncio.Event() for name in bodies}
+    started = {name: asyncio.Event() for name in [*bodies, "large.bin"]}
     uploads = [asyncio.create_task(slow_upload(serve.port, token, name, body, seconds=4,
                                                started=started[name]))
                for name, body in bodies.items()]
+    download = asyncio.create_task(slow_download(serve.port, token, "large.bin", seconds=4,
+                                                 started=started["large.bin"]))
     for event in started.values():
         await event.wait()
     await asyncio.sleep(0.5)  # both requests past authentication, their bodies streaming
     serve.send_signal(signal.SIGTERM)
-    await asyncio.sleep(0.5)
+    await wait_until_refused(serve.port)  # stops listening (after it began to drain)
 
     idle_writer.write(liveness)
     status, headers, body = await read_response(idle_reader)
@@ -110,11 +149,10 @@ async def test_sigterm_lets_uploads_in_flight_finish(serve_factory: ServeFactory
     assert json.loads(body)["message"].startswith("503 Service Unavailable")
     assert await idle_reader.read() == b""  # and the connection is closed
     idle_writer.close()
-    with pytest.raises(OSError):  # no longer listening
-        await asyncio.open_connection("127.0.0.1", serve.port)
 
     for status, answer in await asyncio.gather(*uploads):
         assert (status, json.loads(answer)) == (201, {"message": "201 Created"})
+    assert await download == large
     assert await serve.wait(30) == 0, serve.output
     assert postgres_processes(pgdata) == []
     assert '"event": "draining"' in serve.stdout.decode()
