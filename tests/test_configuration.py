@@ -10,7 +10,7 @@ import asyncpg
 from gateway.db.migrate import load_migrations
 from gateway.embedded import EmbeddedPostgres
 from tests.harness import GatewayFactory
-from tests.test_cli import clean_env, gateway_cli
+from tests.serve_process import clean_env, gateway_cli
 
 
 async def test_a_command_pointed_at_the_wrong_folder_creates_nothing(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from gateway.admin import Admin
 from gateway.db.identity import IdentityRepository
 from gateway.settings import MiB, Settings
 from tests.harness import wait_for
-from tests.test_cli import clean_env, free_port
+from tests.serve_process import clean_env, free_port
 
 
 class ServedGateway:

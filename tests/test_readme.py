@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.test_cli import clean_env, free_port
+from tests.serve_process import clean_env, free_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -7,28 +7,16 @@ import asyncio
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import boto3
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.services import S3Endpoint, seaweedfs
+from benchmarks.services import S3Endpoint
 from tests.serve_process import ServeProcess, clean_env, gateway_cli
 
 PUSHES_PER_NODE = 8
-
-
-@pytest.fixture
-def seaweed(cluster_dir: Path) -> Iterator[S3Endpoint]:
-    with seaweedfs(cluster_dir) as endpoint:
-        s3 = boto3.client("s3", endpoint_url=endpoint.url, region_name=endpoint.region,
-                          aws_access_key_id=endpoint.access_key,
-                          aws_secret_access_key=endpoint.secret_key)
-        s3.create_bucket(Bucket=endpoint.bucket)
-        yield endpoint
 
 
 def handled(metrics_text: str) -> Counter[tuple[str, str]]:

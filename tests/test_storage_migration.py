@@ -11,21 +11,32 @@ import signal
 import sys
 from typing import Any
 
+import boto3
+
+from benchmarks.services import S3Endpoint
+from gateway.settings import S3Settings, Settings
 from gateway.storage.base import FILE_STORE_LOCAL, FILE_STORE_REMOTE
 from tests.harness import Gateway, GatewayFactory
-from tests.test_cli import clean_env
+from tests.serve_process import clean_env
 
 FILES = 20
 
 
-def migrate_env(gateway: Gateway, database_url: str) -> dict[str, str]:
-    s3 = gateway.settings.s3
-    assert s3 is not None
-    return clean_env(
-        GATEWAY_DATABASE_URL=database_url, GATEWAY_DATA_DIR=str(gateway.settings.data_dir),
-        GATEWAY_S3_BUCKET=s3.bucket, GATEWAY_S3_ENDPOINT_URL=s3.endpoint_url or "",
-        GATEWAY_S3_ACCESS_KEY_ID="testing", GATEWAY_S3_SECRET_ACCESS_KEY="testing",
-        GATEWAY_PART_SIZE="5MiB")
+def migrate_env(gateway: Gateway, database_url: str, seaweed: S3Endpoint) -> dict[str, str]:
+    return clean_env(GATEWAY_DATABASE_URL=database_url,
+                     GATEWAY_DATA_DIR=str(gateway.settings.data_dir), GATEWAY_PART_SIZE="5MiB",
+                     **seaweed.gateway_env(""))
+
+
+async def on_seaweedfs(aiohttp_client: Any, settings: Settings, seaweed: S3Endpoint) -> Gateway:
+    """The same gateway settings, storing in SeaweedFS."""
+    s3 = S3Settings(bucket=seaweed.bucket, endpoint_url=seaweed.url, region=seaweed.region,
+                    access_key_id=seaweed.access_key, secret_access_key=seaweed.secret_key,
+                    addressing_style="path")
+    admin = boto3.client("s3", endpoint_url=seaweed.url, region_name=seaweed.region,
+                         aws_access_key_id=seaweed.access_key,
+                         aws_secret_access_key=seaweed.secret_key)
+    return await Gateway.start(aiohttp_client, settings.replace(s3=s3), admin)
 
 
 async def rows(gateway: Gateway) -> list[Any]:
@@ -33,8 +44,9 @@ async def rows(gateway: Gateway) -> list[Any]:
         return await conn.fetch("SELECT id, file_store, object_key FROM package_files ORDER BY id")
 
 
-async def test_files_move_to_s3_online_and_resume_after_a_kill(
-        gateway_factory: GatewayFactory, database_url: str) -> None:
+async def test_files_move_to_seaweedfs_online_and_resume_after_a_kill(
+        gateway_factory: GatewayFactory, database_url: str, seaweed: S3Endpoint,
+        aiohttp_client: Any) -> None:
     on_disk = await gateway_factory("fs")
     dev = await on_disk.developer()
     bodies: dict[str, bytes] = {}
@@ -47,7 +59,7 @@ async def test_files_move_to_s3_online_and_resume_after_a_kill(
 
     # The operator points the gateway at S3: new uploads go there, old files still
     # come from disk, by each row's own file_store.
-    gateway = await gateway_factory("s3", data_dir=on_disk.settings.data_dir)
+    gateway = await on_seaweedfs(aiohttp_client, on_disk.settings, seaweed)
     assert {row["file_store"] for row in await rows(gateway)} == {FILE_STORE_LOCAL}
     assert await (await gateway.get(dev, file_name="f3.bin")).read() == bodies["f3.bin"]
 
@@ -66,7 +78,7 @@ async def test_files_move_to_s3_online_and_resume_after_a_kill(
                     failures.append(f"{name}: {response.status}")
 
     downloader = asyncio.create_task(keep_downloading())
-    env = migrate_env(gateway, database_url)
+    env = migrate_env(gateway, database_url, seaweed)
     first = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "storage", "migrate", "--to", "s3", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -123,7 +135,7 @@ async def test_files_move_to_s3_online_and_resume_after_a_kill(
 
 
 async def test_migrate_needs_s3_settings(database_url: str) -> None:
-    from tests.test_cli import gateway_cli
+    from tests.serve_process import gateway_cli
 
     code, _, err = await gateway_cli("storage", "migrate", "--to", "s3",
                                      env=clean_env(GATEWAY_DATABASE_URL=database_url))

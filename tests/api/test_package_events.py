@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 from tests.harness import Gateway, Identity
-from tests.test_cli import clean_env, gateway_cli
+from tests.serve_process import clean_env, gateway_cli
 
 
 def events_path(who: Identity) -> str:

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from tests.deploy.files import DEPLOY, ROOT, dockerfile_user_id
-from tests.test_cli import free_port
+from tests.serve_process import free_port
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 

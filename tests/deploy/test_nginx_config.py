@@ -10,7 +10,7 @@ import aiohttp
 
 from tests.deploy.nginx import SITE, nginx_command, nginx_test, render_site, write_config
 from tests.deploy.processes import running
-from tests.test_cli import free_port
+from tests.serve_process import free_port
 
 
 def test_nginx_accepts_the_gateway_config(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from gateway.settings import MiB
 from tests.conftest import MOTO_CREDENTIALS
 from tests.deploy.nginx import nginx_command, nginx_test, render_site, write_config
 from tests.deploy.processes import json_lines, running, wait_until_healthy
-from tests.test_cli import clean_env, free_port
+from tests.serve_process import clean_env, free_port
 
 SIZE = 100 * MiB
 CHUNK = MiB

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.test_cli import clean_env, gateway_cli
+from tests.serve_process import clean_env, gateway_cli
 
 
 async def test_admin_hooks(database_url: str) -> None:
