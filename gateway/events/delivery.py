@@ -40,8 +40,6 @@ LEASE_SECONDS = 60.0
 RETRY_WINDOW = dt.timedelta(hours=24)
 MAX_BACKOFF = 3600.0
 BATCH_SIZE = 20
-# A busy pool must not hold up delivery: without a listener, polling still works.
-LISTEN_ACQUIRE_TIMEOUT = 5.0
 USER_AGENT = "gitlab-generic-gateway-hooks"
 
 
@@ -78,8 +76,8 @@ class HookDeliverer:
             try:
                 while True:
                     self._wake.clear()
-                    await self._listen()
                     try:
+                        await self._listen()
                         await self.deliver_due(session)
                     except (GatewayError, OSError, asyncpg.PostgresError) as exc:
                         log.error("hook_delivery_round_failed", error=str(exc))
@@ -95,18 +93,15 @@ class HookDeliverer:
         if self._listener is not None and not self._listener.is_closed():
             return
         await self._unlisten()
+        # Kept from the moment it is acquired, so that _unlisten releases it
+        # however this ends (a cancellation at app stop included): a connection
+        # left out of the pool would hold up the pool's close.
+        self._listener = await self._pool.acquire()
         try:
-            conn = await self._pool.acquire(timeout=LISTEN_ACQUIRE_TIMEOUT)
+            await self._listener.add_listener(CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            await self._unlisten()
             log.warning("hook_listen_failed", error=str(exc), note="polling only")
-            return
-        try:
-            await conn.add_listener(CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            await self._pool.release(conn)
-            log.warning("hook_listen_failed", error=str(exc), note="polling only")
-            return
-        self._listener = conn
 
     async def _unlisten(self) -> None:
         conn, self._listener = self._listener, None

@@ -260,3 +260,12 @@ async def test_a_hook_that_turns_local_is_refused_at_delivery(hooked_gateway: Ho
     assert len(log) >= 2 and all("loopback or link-local" in a["error"] for a in log)
     assert all(a["status_code"] is None for a in log)
     assert receiver.requests == 0
+
+
+async def test_apps_stopped_at_any_moment_stop_cleanly(hooked_gateway: HookedGateway) -> None:
+    """The worker holds a listening connection; stopping the app at any point of
+    its start must give it back, or closing the pool would wait forever."""
+    for delay in (0, 0, 0.001, 0.003, 0.01, 0.03, 0.1, 0, 0.002, 0.02):
+        gateway = await hooked_gateway()
+        await asyncio.sleep(delay)
+        await asyncio.wait_for(gateway.client.close(), 20)
