@@ -202,7 +202,9 @@ async def gateway_cli(env: Mapping[str, str], workdir: Path, *args: str) -> str:
 
 
 async def developer_token(env: Mapping[str, str], workdir: Path, projects: list[str]) -> str:
-    """One user, a developer in every project; its personal access token."""
+    """One user, a developer in every project; its personal access token (the
+    database is migrated first: admin commands refuse one with no schema)."""
+    await gateway_cli(env, workdir, "migrate")
     await gateway_cli(env, workdir, "admin", "user", "create", "bench")
     for project in projects:
         await gateway_cli(env, workdir, "admin", "project", "create", project)
@@ -215,6 +217,9 @@ async def developer_token(env: Mapping[str, str], workdir: Path, projects: list[
 @contextmanager
 def workdir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    # Passable (not readable) by others: run as root, the embedded PostgreSQL runs
+    # as its own system user and must reach its folder inside.
+    path.chmod(0o711)
     try:
         yield path
     finally:

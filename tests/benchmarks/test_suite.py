@@ -29,6 +29,7 @@ def bench_tmp() -> Iterator[Path]:
     """TMPDIR for the suite: its services' folders land here, so we can find leftovers.
     Outside pytest's basetemp, for the embedded PostgreSQL's sake (see conftest)."""
     with private_tmp_dir("bench-plumbing-") as path:
+        path.chmod(0o755)  # passable, as a user's own folder: see conftest's cluster_dir
         yield path
 
 

@@ -59,7 +59,7 @@ def test_every_user_string_on_the_package_page_is_escaped() -> None:
     project = SimpleNamespace(path=HOSTILE, visibility="public")
     package = Package(1, 1, HOSTILE, "generic", HOSTILE, HOSTILE, "default", NOW, NOW, None)
     files = [ListedFile(7, HOSTILE, 10, HOSTILE, HOSTILE, HOSTILE, NOW, "proxy", HOSTILE)]
-    history = [SimpleNamespace(kind=HOSTILE, created_at=NOW, actor_kind=HOSTILE,
+    history = [SimpleNamespace(kind=HOSTILE, label=HOSTILE, created_at=NOW, actor_kind=HOSTILE,
                                actor_name=HOSTILE, file_name=HOSTILE, size=1,
                                file_sha256=HOSTILE, ref=HOSTILE, pipeline_id=HOSTILE)]
     for tab in ("files", "history"):
