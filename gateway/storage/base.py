@@ -126,6 +126,11 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     async def begin_upload(self, key: str) -> ObjectUpload: ...
 
+    async def begin_whole(self, key: str, md5_base64: str) -> ObjectUpload:
+        """An upload of exactly one part, whose MD5 (base64) is known up front;
+        a store may write it in one request."""
+        return await self.begin_upload(key)
+
     @abc.abstractmethod
     def open(self, key: str, offset: int, length: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """Stream `length` bytes from `offset`; errors opening are raised on enter."""
