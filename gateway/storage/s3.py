@@ -399,6 +399,8 @@ async def s3_client(settings: S3Settings, max_connections: int) -> AsyncIterator
         # Part bodies are not SigV4-hashed (UNSIGNED-PAYLOAD): the explicit
         # setting applies over http too, and S3 checks each part's Content-MD5.
         s3={"addressing_style": settings.addressing_style, "payload_signing_enabled": False},
+        # SigV4 for presigned download URLs too (botocore presigns with SigV2 otherwise).
+        signature_version="s3v4",
         # Only checksums S3 requires: other S3 APIs (SeaweedFS, older MinIO) may
         # not know the newer flexible checksums, and we hash the body ourselves.
         request_checksum_calculation="when_required",
