@@ -124,7 +124,7 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
     # Open before sending headers, so a missing object is still a clean error answer.
     local = await registry.open_local_file(record)
     if local is not None:
-        return await _send_local(request, response, local, offset, length)
+        return await _send_local(request, response, record, local, offset, length)
     sent = 0
     async with registry.open_file(record, offset, length) as chunks, \
             track(DOWNLOADS_IN_FLIGHT):
@@ -138,12 +138,7 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
             structlog.contextvars.bind_contextvars(client_closed=True)
             return response
         except Exception as exc:
-            # Headers are gone, so no error answer is possible: cut the connection,
-            # and the client sees a short body rather than a complete-looking file.
-            log.error("download_interrupted", error=str(exc), error_type=type(exc).__name__,
-                      key=record.object_key)
-            if request.transport is not None:
-                request.transport.close()
+            _interrupted(request, exc, record)
             return response
         finally:
             structlog.contextvars.bind_contextvars(bytes_out=sent)
@@ -151,8 +146,8 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
     return response
 
 
-async def _send_local(request: web.Request, response: web.StreamResponse, handle: BinaryIO,
-                      offset: int, length: int) -> web.StreamResponse:
+async def _send_local(request: web.Request, response: web.StreamResponse, record: PackageFile,
+                      handle: BinaryIO, offset: int, length: int) -> web.StreamResponse:
     """A file of the local store, sent by the kernel."""
     sent = 0
     try:
@@ -161,7 +156,18 @@ async def _send_local(request: web.Request, response: web.StreamResponse, handle
         sent = length
     except ConnectionError:
         structlog.contextvars.bind_contextvars(client_closed=True)
+    except Exception as exc:
+        _interrupted(request, exc, record)
     finally:
         structlog.contextvars.bind_contextvars(bytes_out=sent)
         await asyncio.shield(asyncio.to_thread(handle.close))
     return response
+
+
+def _interrupted(request: web.Request, exc: Exception, record: PackageFile) -> None:
+    """Headers are gone, so no error answer is possible: cut the connection, and
+    the client sees a short body rather than a complete-looking file."""
+    log.error("download_interrupted", error=str(exc), error_type=type(exc).__name__,
+              key=record.object_key)
+    if request.transport is not None:
+        request.transport.close()

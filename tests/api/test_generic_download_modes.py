@@ -3,12 +3,14 @@ short-lived presigned URL when GATEWAY_DOWNLOAD_MODE=redirect."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import pytest
 
 from gateway.settings import MiB
 from tests.harness import GatewayFactory
@@ -95,3 +97,22 @@ async def test_a_local_object_shorter_than_its_record_is_a_clean_503(
 
     assert response.status == 503
     assert (await response.json())["message"]
+
+
+async def test_local_ranges_where_the_loop_cannot_sendfile(
+        gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on uvloop: the file is read in a worker thread and written by us."""
+    gateway = await gateway_factory("fs")
+    dev = await gateway.developer()
+    data = os.urandom(3 * MiB + 5)
+    assert (await gateway.put(dev, data)).status == 201
+
+    async def no_sendfile(*_: object, **__: object) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "sendfile", no_sendfile)
+    whole = await gateway.get(dev)
+    ranged = await gateway.get(dev, headers={"Range": f"bytes={MiB - 1}-{2 * MiB + 10}"})
+
+    assert whole.status == 200 and await whole.read() == data
+    assert ranged.status == 206 and await ranged.read() == data[MiB - 1:2 * MiB + 11]
