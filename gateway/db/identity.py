@@ -220,6 +220,16 @@ class IdentityRepository(Repository):
         except asyncpg.CheckViolationError:
             raise InvalidField("pipeline") from None
 
+    async def push_policy(self, project_id: int, namespace_id: int, package_name: str,
+                          level: AccessLevel | None) -> tuple[bool, bool, str]:
+        """`push_protected` and the namespace's `duplicate_settings`, in one query:
+        (protected, duplicates allowed, exception regex)."""
+        row = await self.fetchrow("find_push_policy", project_id, package_name,
+                                  int(level) if level is not None else None, namespace_id)
+        assert row is not None
+        return (row["protected"], row["generic_duplicates_allowed"],
+                row["generic_duplicate_exception_regex"])
+
     async def push_protected(self, project_id: int, package_name: str,
                              level: AccessLevel | None) -> bool:
         """Whether a rule stops this push; a None level (deploy tokens) meets every rule."""
