@@ -161,7 +161,7 @@ class Registry:
     async def open_local_file(self, record: PackageFile) -> BinaryIO | None:
         """The file as an open local file the caller closes, for sendfile; None
         when it is not in a local store."""
-        return await self._located(record, lambda store, key: store.open_local(key, record.size))
+        return await self._located(record, lambda store, key: store.open_local(key))
 
     async def download_url(self, record: PackageFile, content_disposition: str) -> str | None:
         """A short-lived URL to the file in its store, if the store has such URLs."""

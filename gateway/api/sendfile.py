@@ -30,10 +30,13 @@ async def send_local_range(request: web.Request, response: web.StreamResponse,
         raise ConnectionResetError("the client went away")
     try:
         # fallback=False: asyncio's own fallback would read the file on the loop.
-        await asyncio.get_running_loop().sendfile(transport, handle, offset, length,
-                                                  fallback=False)
+        sent = await asyncio.get_running_loop().sendfile(transport, handle, offset, length,
+                                                         fallback=False)
     except (NotImplementedError, asyncio.SendfileNotAvailableError):
         await _copy_range(response, handle, offset, length)
+    else:
+        if sent < length:  # the file ended early: the caller cuts the connection
+            raise StorageError("object is shorter than its record")
     await response.write_eof()
 
 

@@ -135,9 +135,9 @@ class ObjectStore(abc.ABC):
     def open(self, key: str, offset: int, length: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """Stream `length` bytes from `offset`; errors opening are raised on enter."""
 
-    async def open_local(self, key: str, length: int) -> BinaryIO | None:
-        """The object as an open local file of at least `length` bytes, for the
-        kernel to send (sendfile); None when the store is not local."""
+    async def open_local(self, key: str) -> BinaryIO | None:
+        """The object as an open local file, for the kernel to send (sendfile);
+        None when the store is not local."""
         return None
 
     async def presigned_download(self, key: str, expires_in: int,

@@ -114,17 +114,14 @@ class FilesystemObjectStore(ObjectStore):
         finally:
             await asyncio.shield(handle.close())  # closed even when the request is cancelled
 
-    async def open_local(self, key: str, length: int) -> BinaryIO:
+    async def open_local(self, key: str) -> BinaryIO:
         path = self.path_for(key)
         try:
-            handle = await asyncio.to_thread(_open_at_least, path, length)
+            return await asyncio.to_thread(open, path, "rb")
         except FileNotFoundError:
             raise NotFoundInStorage(f"object {key} is missing") from None
         except OSError as exc:
             raise StorageError(f"opening {key}: {exc.strerror}") from exc
-        if handle is None:
-            raise StorageError(f"object {key} is shorter than its record")
-        return handle
 
     async def delete(self, key: str) -> None:
         try:
@@ -215,19 +212,6 @@ async def _read_range(handle: aiofiles.threadpool.binary.AsyncBufferedReader,
             raise StorageError("object is shorter than its record")
         remaining -= len(chunk)
         yield chunk
-
-
-def _open_at_least(path: Path, length: int) -> BinaryIO | None:
-    """`path` opened for reading, or None (closed) when it holds fewer than `length` bytes."""
-    handle = open(path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
-    try:
-        if os.fstat(handle.fileno()).st_size < length:
-            handle.close()
-            return None
-    except BaseException:
-        handle.close()
-        raise
-    return handle
 
 
 async def _remove_if_present(path: Path) -> None:

@@ -85,20 +85,6 @@ async def test_redirect_mode_keeps_head_and_filesystem_files_proxied(
         assert await got.read() == data
 
 
-async def test_a_local_object_shorter_than_its_record_is_a_clean_503(
-        gateway_factory: GatewayFactory) -> None:
-    gateway = await gateway_factory("fs")
-    dev = await gateway.developer()
-    assert (await gateway.put(dev, os.urandom(100_000))).status == 201
-    [stored] = gateway.stored_objects()
-    (gateway.settings.objects_dir / stored).write_bytes(b"truncated")
-
-    response = await gateway.get(dev)
-
-    assert response.status == 503
-    assert (await response.json())["message"]
-
-
 async def test_local_ranges_where_the_loop_cannot_sendfile(
         gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """As on uvloop: the file is read in a worker thread and written by us."""
