@@ -64,9 +64,10 @@ class UploadPolicy:
         project = access.project
         # Deploy tokens carry no role: any matching rule stops them.
         level = None if access.actor.kind == "deploy" else access.level
-        if await self._identity.push_protected(project.id, target.package_name, level):
+        protected, allowed, regex = await self._identity.push_policy(
+            project.id, project.namespace_id, target.package_name, level)
+        if protected:
             raise Forbidden("Package protected.")
-        allowed, regex = await self._identity.duplicate_settings(project.namespace_id)
         forbidden = not duplicates_allowed(allowed, regex, target.package_name, target.package_version)
         if forbidden and await self._packages.generic_file_exists(
                 project.id, target.package_name, target.package_version, target.file_name):

@@ -7,9 +7,11 @@ record the file in Postgres; if recording fails, the stored object is removed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import BinaryIO, TypeVar
 
 from gateway.auth import Access
 from gateway.buffers import ByteBudget
@@ -24,11 +26,12 @@ from gateway.metrics import UPLOADS_IN_FLIGHT
 from gateway.models import PackageFile
 from gateway.policy import UploadPolicy
 from gateway.settings import Settings
-from gateway.storage import ObjectStores, new_object_key
+from gateway.storage import ObjectStore, ObjectStores, new_object_key
 from gateway.upload import ExpectedDigests, PartSizer, StoredObject, upload_stream
 from gateway.validation import GenericTarget
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -150,21 +153,37 @@ class Registry:
     @asynccontextmanager
     async def open_file(self, record: PackageFile, offset: int,
                         length: int) -> AsyncIterator[AsyncIterator[bytes]]:
-        """The file's bytes from the store its row names. When the object is gone,
-        the row is read again: a file moved to another store (`gateway storage
-        migrate`) is read from there, and one deleted since we found its row (its
-        package was just destroyed) is simply not there any more. A live row
-        without its object stays a storage error."""
+        """The file's bytes from the store its row names (see `_located`)."""
         async with AsyncExitStack() as stack:
-            store = self.stores.for_file_store(record.file_store)
-            try:
-                chunks = await stack.enter_async_context(store.open(record.object_key, offset, length))
-            except NotFoundInStorage:
-                current = await self.packages.find_file_by_id(record.id)
-                if current is None or not await self.packages.file_is_live(record.id):
-                    raise RecordNotFound() from None
-                if current.object_key == record.object_key:
-                    raise
-                moved = self.stores.for_file_store(current.file_store)
-                chunks = await stack.enter_async_context(moved.open(current.object_key, offset, length))
-            yield chunks
+            yield await self._located(record, lambda store, key: stack.enter_async_context(
+                store.open(key, offset, length)))
+
+    async def open_local_file(self, record: PackageFile) -> BinaryIO | None:
+        """The file as an open local file the caller closes, for sendfile; None
+        when it is not in a local store."""
+        return await self._located(record, lambda store, key: store.open_local(key))
+
+    async def download_url(self, record: PackageFile, content_disposition: str) -> str | None:
+        """A short-lived URL to the file in its store, if the store has such URLs."""
+        store = self.stores.for_file_store(record.file_store)
+        return await store.presigned_download(
+            record.object_key, math.ceil(self.settings.download_url_ttl), content_disposition)
+
+    async def _located(self, record: PackageFile,
+                       opener: Callable[[ObjectStore, str], Awaitable[T]]) -> T:
+        """`opener(store, key)` on the store and key the row names. When the object
+        is gone, the row is read again: a file moved to another store (`gateway
+        storage migrate`) is opened there, and one deleted since we found its row
+        (its package was just destroyed) is simply not there any more. A live row
+        without its object stays a storage error."""
+        store = self.stores.for_file_store(record.file_store)
+        try:
+            return await opener(store, record.object_key)
+        except NotFoundInStorage:
+            current = await self.packages.find_file_by_id(record.id)
+            if current is None or not await self.packages.file_is_live(record.id):
+                raise RecordNotFound() from None
+            if current.object_key == record.object_key:
+                raise
+            return await opener(self.stores.for_file_store(current.file_store),
+                                current.object_key)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway import event_loop
 from gateway.app import create_app
 from gateway.errors import DatabaseError, StorageError
 from gateway.keys import LIFECYCLE
@@ -42,7 +43,7 @@ class StartupError(Exception):
 def serve(settings: Settings, *, worker: bool = False) -> None:
     """One serving process; `worker`: one of `serve --workers N`'s, which shares the
     port with its siblings and leaves the data-directory lock to its supervisor."""
-    asyncio.run(run(settings, worker=worker))
+    event_loop.run(run(settings, worker=worker))
 
 
 async def run(settings: Settings, *, worker: bool = False) -> None:
@@ -82,7 +83,8 @@ async def _run(settings: Settings, *, reuse_port: bool = False) -> None:
             raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason} "
                                f"(GATEWAY_HOST, GATEWAY_PORT or --host, --port)") from exc
         log.info("listening", host=settings.host, port=settings.port,
-                 storage="s3" if settings.s3 else "fs", shutdown_grace=settings.shutdown_grace)
+                 storage="s3" if settings.s3 else "fs", shutdown_grace=settings.shutdown_grace,
+                 event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0])
         await stop.wait()
         await drain(runner, app, settings.shutdown_grace, hurry)
     finally:

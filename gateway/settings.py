@@ -48,6 +48,9 @@ class S3Settings:
     # Seconds: to open a connection, and of silence while waiting for an answer.
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
+    # What S3 verifies of each part and single-request object besides its length:
+    # "md5" sends Content-MD5, "none" nothing. Payloads are never SigV4-hashed.
+    part_checksum: str = "md5"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,10 @@ class Settings:
     allow_local_hooks: bool = False
     hook_backoff_base: float = 10.0
     hook_poll_interval: float = 5.0
+    # "redirect": downloads of S3 files answer 302 to a presigned URL valid for
+    # `download_url_ttl` seconds; "proxy": the gateway streams them.
+    download_mode: str = "proxy"
+    download_url_ttl: float = 300.0
 
     @property
     def effective_max_file_size(self) -> int:
@@ -127,6 +134,7 @@ class Settings:
             "s3_connect_timeout", "s3_read_timeout", "gc_interval", "gc_min_age",
             "upload_buffer_bytes", "body_idle_timeout", "shutdown_grace",
         }
+        known |= {"s3_part_checksum", "download_mode", "download_url_ttl"}
         known |= {"allow_local_hooks", "hook_backoff_base", "hook_poll_interval"}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -166,6 +174,9 @@ class Settings:
                                      defaults.hook_backoff_base),
             hook_poll_interval=_float("hook_poll_interval", get("hook_poll_interval"),
                                       defaults.hook_poll_interval),
+            download_mode=(get("download_mode") or defaults.download_mode).lower(),
+            download_url_ttl=_float("download_url_ttl", get("download_url_ttl"),
+                                    defaults.download_url_ttl),
         )
         settings.validate()
         return settings
@@ -215,6 +226,13 @@ class Settings:
             ("postgres://", "postgresql://")
         ):
             raise SettingsError(f"{ENV_PREFIX}DATABASE_URL must be a postgresql:// URL")
+        if self.download_mode not in {"proxy", "redirect"}:
+            raise SettingsError(f"{ENV_PREFIX}DOWNLOAD_MODE must be proxy or redirect")
+        if not (math.isfinite(self.download_url_ttl) and 1 <= self.download_url_ttl <= 604800):
+            raise SettingsError(
+                f"{ENV_PREFIX}DOWNLOAD_URL_TTL must be between 1 and 604800 (seconds)")
+        if self.s3 is not None and self.s3.part_checksum not in {"md5", "none"}:
+            raise SettingsError(f"{ENV_PREFIX}S3_PART_CHECKSUM must be md5 or none")
         for name in ("hook_backoff_base", "hook_poll_interval"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
@@ -280,6 +298,7 @@ def _s3_settings(raw: Mapping[str, str]) -> S3Settings | None:
                                S3Settings.connect_timeout),
         read_timeout=_float("s3_read_timeout", raw.get("s3_read_timeout"),
                             S3Settings.read_timeout),
+        part_checksum=(raw.get("s3_part_checksum") or S3Settings.part_checksum).lower(),
     )
 
 

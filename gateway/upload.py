@@ -141,22 +141,48 @@ async def upload_stream(
     hasher = MultiHasher()
     reader = _BodyReader(body, max_size, idle_timeout)
     upload: ObjectUpload | None = None
+    first: bytes | None = None  # part 1, read before knowing whether more follows
+    beginning = False  # set once the store was asked to start the upload
     try:
         async with asyncio.timeout(timeout):
             with (budget or ByteBudget(S3_MAX_OBJECT_SIZE)).lease() as lease:
-                upload = await store.begin_upload(key)
-                async with upload:
-                    parts = await _pump(reader, upload, hasher, sizer, lease,
-                                        store.part_concurrency)
+                # An empty file is one empty part.
+                first_size = 0 if await reader.at_end() else _part_size(sizer, 1, 0)
+                await lease.acquire(first_size)
+                first = await _read_part(reader, first_size)
+                if await reader.at_end():
+                    # The whole body fits in one part: one request to the store,
+                    # checked against the client's digests before anything is written.
+                    await hasher.update(first)
                     digests = hasher.digests()
                     if expected is not None:
                         expected.verify(digests)
-                    await upload.complete()
+                    beginning = True
+                    upload = await store.begin_whole(key, digests.md5_base64)
+                    async with upload:
+                        await upload.write_part(1, first)
+                        first = None
+                        await upload.complete()
+                    parts = 1
+                else:
+                    beginning = True
+                    upload = await store.begin_upload(key)
+                    async with upload:
+                        # Handed over, so only the pump holds part 1 from here.
+                        handed, first = [first], None
+                        parts = await _pump(reader, upload, hasher, sizer, lease,
+                                            store.part_concurrency, handed, first_size)
+                        digests = hasher.digests()
+                        if expected is not None:
+                            expected.verify(digests)
+                        await upload.complete()
     except BaseException as exc:
         # A begin that failed may still have made something (S3's answer lost on
-        # the way); a cancelled one is undone by the store.
-        clean = (not upload.left_behind if upload is not None
-                 else isinstance(exc, asyncio.CancelledError))
+        # the way); a cancelled one is undone by the store. Before it, nothing was sent.
+        if upload is not None:
+            clean = not upload.left_behind
+        else:
+            clean = not beginning or isinstance(exc, asyncio.CancelledError)
         if clean and on_clean_failure is not None:
             await asyncio.shield(on_clean_failure())
         if isinstance(exc, TimeoutError):
@@ -164,6 +190,7 @@ async def upload_stream(
         raise
     finally:
         reader.drop_pending()
+        first = None  # a failed upload's traceback must not keep the part alive
     return StoredObject(key=key, size=reader.total, parts=parts, digests=digests)
 
 
@@ -253,10 +280,21 @@ async def _read_part(reader: _BodyReader, size: int) -> bytes:
         buffer = None
 
 
+def _part_size(sizer: PartSizer, number: int, offset: int) -> int:
+    """The buffer to reserve for part `number`, starting at byte `offset`."""
+    size = sizer.size(number)
+    if sizer.length is not None and sizer.length > offset:
+        size = min(size, sizer.length - offset)  # the last part is exact
+    return size
+
+
 async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
-                sizer: PartSizer, lease: BudgetLease, concurrency: int) -> int:
+                sizer: PartSizer, lease: BudgetLease, concurrency: int,
+                first: list[bytes], first_reserved: int) -> int:
     """Cut the body into parts; hash them in order and write them in parallel.
 
+    `first` holds part 1, already read (its `first_reserved` bytes held by
+    `lease`); it is taken out, so the caller keeps no reference to it.
     Returns the number of parts. Reservations still held when this fails are
     returned by the caller's lease.
     """
@@ -286,27 +324,23 @@ async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
         async with asyncio.TaskGroup() as tasks:
             writers = [tasks.create_task(write_parts()) for _ in range(concurrency)]
             hashing: asyncio.Task[None] | None = None
+            part: _Part | None = _Part(1, first.pop(), first_reserved, lease, in_flight)
             number, offset = 1, 0
             while True:
-                # Only a body with more to send reserves a buffer; an empty file
-                # is one empty part.
-                ended = await reader.at_end()
-                if ended and number > 1:
-                    break
-                size = 0 if ended else sizer.size(number)
-                if sizer.length is not None and sizer.length > offset:
-                    size = min(size, sizer.length - offset)  # the last part is exact
-                await lease.acquire(size)  # waits while the budget is spent
-                part = _Part(number, await _read_part(reader, size), size, lease, in_flight)
+                if part is None:
+                    # Only a body with more to send reserves a buffer.
+                    if await reader.at_end():
+                        break
+                    size = _part_size(sizer, number, offset)
+                    await lease.acquire(size)  # waits while the budget is spent
+                    part = _Part(number, await _read_part(reader, size), size, lease, in_flight)
                 # Hash parts strictly in order, overlapping with reading the next.
                 if hashing is not None:
                     await hashing
                 hashing = tasks.create_task(hash_part(part))
                 await queue.put(part)
                 number, offset = number + 1, offset + part.length
-                del part
-                if ended:
-                    break
+                part = None
             if hashing is not None:
                 await hashing
             for _ in writers:

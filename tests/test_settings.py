@@ -89,3 +89,20 @@ def test_upload_buffer_budget_and_idle_timeout() -> None:
     ]:
         with pytest.raises(SettingsError, match=message):
             Settings.from_env(env)
+
+
+def test_download_mode_and_part_checksum() -> None:
+    defaults = Settings.from_env({"GATEWAY_S3_BUCKET": "b"})
+    assert (defaults.download_mode, defaults.download_url_ttl) == ("proxy", 300.0)
+    assert defaults.s3 is not None and defaults.s3.part_checksum == "md5"
+    chosen = Settings.from_env({"GATEWAY_S3_BUCKET": "b", "GATEWAY_S3_PART_CHECKSUM": "none",
+                                "GATEWAY_DOWNLOAD_MODE": "redirect",
+                                "GATEWAY_DOWNLOAD_URL_TTL": "60"})
+    assert chosen.s3 is not None and chosen.s3.part_checksum == "none"
+    assert (chosen.download_mode, chosen.download_url_ttl) == ("redirect", 60.0)
+    for env, message in [({"GATEWAY_DOWNLOAD_MODE": "sideways"}, "DOWNLOAD_MODE"),
+                         ({"GATEWAY_DOWNLOAD_URL_TTL": "0"}, "DOWNLOAD_URL_TTL"),
+                         ({"GATEWAY_S3_BUCKET": "b", "GATEWAY_S3_PART_CHECKSUM": "crc"},
+                          "S3_PART_CHECKSUM")]:
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env(env)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import BinaryIO
 from urllib.parse import quote, unquote
 
 import structlog
@@ -10,6 +12,7 @@ from aiohttp import web
 from gateway.api.http import (
     authorize, body_chunks, etag_matches, expected_digests, parse_range, raw_id_segment,
 )
+from gateway.api.sendfile import send_local_range
 from gateway.api.serializers import package_file_full
 from gateway.auth import Action
 from gateway.events import Origin
@@ -94,6 +97,15 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
     }
     if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
+    registry = request.app[REGISTRY]
+    if request.method == "GET" and registry.settings.download_mode == "redirect":
+        url = await registry.download_url(record, headers["Content-Disposition"])
+        if url is not None:
+            await registry.mark_downloaded(record)
+            structlog.contextvars.bind_contextvars(bytes_out=0, redirected=True)
+            return web.Response(status=302, headers={
+                "Location": url,
+                **{k: headers[k] for k in ("X-Checksum-SHA256", "ETag", "Cache-Control")}})
     byte_range = None
     if_range = request.headers.get("If-Range")
     if if_range is None or if_range.strip() == etag:
@@ -103,7 +115,6 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
     if byte_range:
         response.headers["Content-Range"] = byte_range.content_range(record.size)
     response.content_length = length
-    registry = request.app[REGISTRY]
     if request.method == "GET":
         await registry.mark_downloaded(record)
     if request.method == "HEAD" or length == 0:
@@ -112,6 +123,9 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
         await response.write_eof()
         return response
     # Open before sending headers, so a missing object is still a clean error answer.
+    local = await registry.open_local_file(record)
+    if local is not None:
+        return await _send_local(request, response, record, local, offset, length)
     sent = 0
     async with registry.open_file(record, offset, length) as chunks, \
             track(DOWNLOADS_IN_FLIGHT):
@@ -125,14 +139,36 @@ async def send_file(request: web.Request, record: PackageFile, download_name: st
             structlog.contextvars.bind_contextvars(client_closed=True)
             return response
         except Exception as exc:
-            # Headers are gone, so no error answer is possible: cut the connection,
-            # and the client sees a short body rather than a complete-looking file.
-            log.error("download_interrupted", error=str(exc), error_type=type(exc).__name__,
-                      key=record.object_key)
-            if request.transport is not None:
-                request.transport.close()
+            _interrupted(request, exc, record)
             return response
         finally:
             structlog.contextvars.bind_contextvars(bytes_out=sent)
     await response.write_eof()
     return response
+
+
+async def _send_local(request: web.Request, response: web.StreamResponse, record: PackageFile,
+                      handle: BinaryIO, offset: int, length: int) -> web.StreamResponse:
+    """A file of the local store, sent by the kernel."""
+    sent = 0
+    try:
+        with track(DOWNLOADS_IN_FLIGHT):
+            await send_local_range(request, response, handle, offset, length)
+        sent = length
+    except ConnectionError:
+        structlog.contextvars.bind_contextvars(client_closed=True)
+    except Exception as exc:
+        _interrupted(request, exc, record)
+    finally:
+        structlog.contextvars.bind_contextvars(bytes_out=sent)
+        await asyncio.shield(asyncio.to_thread(handle.close))
+    return response
+
+
+def _interrupted(request: web.Request, exc: Exception, record: PackageFile) -> None:
+    """Headers are gone, so no error answer is possible: cut the connection, and
+    the client sees a short body rather than a complete-looking file."""
+    log.error("download_interrupted", error=str(exc), error_type=type(exc).__name__,
+              key=record.object_key)
+    if request.transport is not None:
+        request.transport.close()

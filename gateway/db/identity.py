@@ -101,11 +101,6 @@ class IdentityRepository(Repository):
         assert row is not None
         return Group.from_row(row)
 
-    async def duplicate_settings(self, group_id: int) -> tuple[bool, str]:
-        row = await self.fetchrow("find_duplicate_settings", group_id)
-        assert row is not None
-        return row["generic_duplicates_allowed"], row["generic_duplicate_exception_regex"]
-
     async def find_user(self, username: str) -> User | None:
         row = await self.fetchrow("find_user_by_username", username)
         return User.from_row(row) if row else None
@@ -224,7 +219,12 @@ class IdentityRepository(Repository):
         except asyncpg.CheckViolationError:
             raise InvalidField("pipeline") from None
 
-    async def push_protected(self, project_id: int, package_name: str,
-                             level: AccessLevel | None) -> bool:
-        """Whether a rule stops this push; a None level (deploy tokens) meets every rule."""
-        return await self._protected(project_id, package_name, level, "push")
+    async def push_policy(self, project_id: int, namespace_id: int, package_name: str,
+                          level: AccessLevel | None) -> tuple[bool, bool, str]:
+        """Whether a protection rule stops this push, and the namespace's duplicate
+        settings, in one query: (protected, duplicates allowed, exception regex)."""
+        row = await self.fetchrow("find_push_policy", project_id, package_name,
+                                  int(level) if level is not None else None, namespace_id)
+        assert row is not None
+        return (row["protected"], row["generic_duplicates_allowed"],
+                row["generic_duplicate_exception_regex"])

@@ -100,25 +100,8 @@ RETURNING id, project_id, package_type, package_name_pattern, minimum_access_lev
           minimum_access_level_for_delete, created_at;
 
 -- name: find_protection
--- A rule protects a name from a push or a delete ($4) when its pattern (`*` any
--- run of characters, matched whole and case-insensitively, as GitLab does)
--- matches and the actor's level ($3) is below the rule's minimum for that; a NULL
--- level (deploy tokens) meets every rule; a rule without that minimum does not.
-SELECT id FROM (
-    SELECT id, package_name_pattern,
-           CASE $4::text WHEN 'push' THEN minimum_access_level_for_push
-                         ELSE minimum_access_level_for_delete END AS minimum
-    FROM package_protection_rules
-    WHERE project_id = $1 AND package_type = 'generic'
-) AS rules
-WHERE $2 ILIKE replace(replace(replace(replace(package_name_pattern,
-          '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
-  AND minimum IS NOT NULL
-  AND ($3::smallint IS NULL OR $3::smallint < minimum)
-LIMIT 1;
-
--- name: find_duplicate_settings
-SELECT generic_duplicates_allowed, generic_duplicate_exception_regex FROM groups WHERE id = $1;
+-- The rule that stops this push or delete, if any (sql/0008: protecting_rule).
+SELECT protecting_rule($1, $2, $3::smallint, $4::text);
 
 -- name: generic_file_exists
 SELECT EXISTS (

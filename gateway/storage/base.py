@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from gateway.logs import get_logger
 
@@ -126,9 +126,25 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     async def begin_upload(self, key: str) -> ObjectUpload: ...
 
+    async def begin_whole(self, key: str, md5_base64: str) -> ObjectUpload:
+        """An upload of exactly one part, whose MD5 (base64) is known up front;
+        a store may write it in one request."""
+        return await self.begin_upload(key)
+
     @abc.abstractmethod
     def open(self, key: str, offset: int, length: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """Stream `length` bytes from `offset`; errors opening are raised on enter."""
+
+    async def open_local(self, key: str) -> BinaryIO | None:
+        """The object as an open local file, for the kernel to send (sendfile);
+        None when the store is not local."""
+        return None
+
+    async def presigned_download(self, key: str, expires_in: int,
+                                 content_disposition: str) -> str | None:
+        """A URL clients can GET the object from for `expires_in` seconds, answered
+        with `content_disposition`; None when the store has no such URLs."""
+        return None
 
     @abc.abstractmethod
     async def delete(self, key: str) -> None:

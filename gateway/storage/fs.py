@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import aiofiles
 import aiofiles.os
@@ -112,6 +113,15 @@ class FilesystemObjectStore(ObjectStore):
             yield _read_range(handle, length)
         finally:
             await asyncio.shield(handle.close())  # closed even when the request is cancelled
+
+    async def open_local(self, key: str) -> BinaryIO:
+        path = self.path_for(key)
+        try:
+            return await asyncio.to_thread(open, path, "rb")
+        except FileNotFoundError:
+            raise NotFoundInStorage(f"object {key} is missing") from None
+        except OSError as exc:
+            raise StorageError(f"opening {key}: {exc.strerror}") from exc
 
     async def delete(self, key: str) -> None:
         try:

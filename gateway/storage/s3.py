@@ -11,7 +11,9 @@ logged and never sent to clients.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,7 +35,8 @@ from gateway.storage.base import (
 
 log = get_logger(__name__)
 
-READ_CHUNK = 1024 * 1024
+# Downloads read this much at once: fewer, larger writes to the client.
+READ_CHUNK = 4 * 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 # One call, retries included, gives up once this long has passed: with the
@@ -125,22 +128,40 @@ async def _cleanup_call(client: Any, operation: str, **params: Any) -> Any:
         raise StorageError(f"{operation} took longer than {CLEANUP_WINDOW} s") from None
 
 
+async def _content_md5(data: bytes) -> str:
+    """Base64 MD5 of a part, for S3 to verify; off the event loop when large."""
+    if len(data) <= _INLINE_MD5_LIMIT:
+        return _md5_base64(data)
+    return await asyncio.to_thread(_md5_base64, data)
+
+
+def _md5_base64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
+# Below this, a thread hop costs more than hashing in place.
+_INLINE_MD5_LIMIT = 64 * 1024
+
+
 class S3Upload(ObjectUpload):
-    def __init__(self, client: Any, bucket: str, key: str, upload_id: str) -> None:
+    def __init__(self, client: Any, bucket: str, key: str, upload_id: str, *,
+                 part_md5: bool = True) -> None:
         self._client = client
         self._bucket = bucket
         self._key = key
         self._upload_id = upload_id
+        self._part_md5 = part_md5
         self._etags: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"S3Upload(s3://{self._bucket}/{self._key}, upload_id={self._upload_id})"
 
     async def write_part(self, number: int, data: bytes) -> None:
+        checksum = {"ContentMD5": await _content_md5(data)} if self._part_md5 else {}
         try:
             response = await s3_call(
                 self._client, "upload_part", Bucket=self._bucket, Key=self._key,
-                UploadId=self._upload_id, PartNumber=number, Body=data,
+                UploadId=self._upload_id, PartNumber=number, Body=data, **checksum,
             )
         except ClientError as exc:
             raise StorageError(f"uploading part {number} of {self!r}: {_describe(exc)}") from exc
@@ -173,6 +194,43 @@ class S3Upload(ObjectUpload):
         await _delete_object(self._client, self._bucket, self._key)
 
 
+class S3WholeUpload(ObjectUpload):
+    """A one-part object written with a single PutObject when it completes."""
+
+    def __init__(self, client: Any, bucket: str, key: str, content_md5: str | None) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._content_md5 = content_md5
+        self._data: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"S3WholeUpload(s3://{self._bucket}/{self._key})"
+
+    async def write_part(self, number: int, data: bytes) -> None:
+        if number != 1 or self._data is not None:
+            raise StorageError(f"{self!r} takes exactly one part")
+        self._data = data
+
+    async def _complete(self) -> None:
+        data, self._data = self._data, None
+        if data is None:
+            raise StorageError(f"{self!r} completed without its part")
+        checksum = {"ContentMD5": self._content_md5} if self._content_md5 else {}
+        try:
+            # Repeating it writes the same bytes under our unique key: safe to retry.
+            await s3_call(self._client, "put_object", Bucket=self._bucket, Key=self._key,
+                          Body=data, ContentType="application/octet-stream", **checksum)
+        except ClientError as exc:
+            raise StorageError(f"writing {self!r}: {_describe(exc)}") from exc
+
+    async def _abort(self) -> None:
+        self._data = None  # nothing was sent before completing
+
+    async def _discard(self) -> None:
+        await _delete_object(self._client, self._bucket, self._key)
+
+
 async def abort_multipart_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
     try:
         await _cleanup_call(client, "abort_multipart_upload", Bucket=bucket, Key=key,
@@ -197,6 +255,7 @@ class S3ObjectStore(ObjectStore):
         self._client = client
         self._bucket = settings.bucket
         self._prefix = settings.prefix
+        self._part_md5 = settings.part_checksum == "md5"
         self.part_concurrency = part_concurrency
 
     def full_key(self, key: str) -> str:
@@ -217,7 +276,22 @@ class S3ObjectStore(ObjectStore):
             ), undo)
         except ClientError as exc:
             raise StorageError(f"starting upload of {full_key}: {_describe(exc)}") from exc
-        return S3Upload(self._client, self._bucket, full_key, response["UploadId"])
+        return S3Upload(self._client, self._bucket, full_key, response["UploadId"],
+                        part_md5=self._part_md5)
+
+    async def begin_whole(self, key: str, md5_base64: str) -> S3WholeUpload:
+        return S3WholeUpload(self._client, self._bucket, self.full_key(key),
+                             md5_base64 if self._part_md5 else None)
+
+    async def presigned_download(self, key: str, expires_in: int,
+                                 content_disposition: str) -> str:
+        """A GET URL for the object, valid `expires_in` seconds, answered with
+        `content_disposition` (signed locally: no request to S3)."""
+        return await self._client.generate_presigned_url(
+            "get_object", ExpiresIn=expires_in,
+            Params={"Bucket": self._bucket, "Key": self.full_key(key),
+                    "ResponseContentDisposition": content_disposition},
+        )
 
     @asynccontextmanager
     async def open(self, key: str, offset: int, length: int) -> AsyncIterator[AsyncIterator[bytes]]:
@@ -323,7 +397,11 @@ async def s3_client(settings: S3Settings, max_connections: int) -> AsyncIterator
         retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
-        s3={"addressing_style": settings.addressing_style},
+        # Part bodies are not SigV4-hashed (UNSIGNED-PAYLOAD): the explicit
+        # setting applies over http too, and S3 checks each part's Content-MD5.
+        s3={"addressing_style": settings.addressing_style, "payload_signing_enabled": False},
+        # SigV4 for presigned download URLs too (botocore presigns with SigV2 otherwise).
+        signature_version="s3v4",
         # Only checksums S3 requires: other S3 APIs (SeaweedFS, older MinIO) may
         # not know the newer flexible checksums, and we hash the body ourselves.
         request_checksum_calculation="when_required",

@@ -165,7 +165,8 @@ async def test_lost_answer_to_starting_an_upload_is_not_retried(
     proxy.set_mode("pass")
     proxy.cut_after = 1
 
-    response = await gateway.put(dev, os.urandom(1 * MiB))
+    # Longer than one part (5 MiB): a multipart upload, not a single PutObject.
+    response = await gateway.put(dev, os.urandom(6 * MiB))
     proxy.cut_after = None
 
     assert response.status == 503
