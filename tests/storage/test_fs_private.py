@@ -27,6 +27,9 @@ async def test_objects_temp_files_and_folders_are_private(tmp_path: Path) -> Non
         release = asyncio.Event()
 
         async def body() -> AsyncIterator[bytes]:
+            # More than one part before the pause: the upload has begun writing
+            # (a body that could still fit in one part is held until it ends).
+            yield b"x" * MiB
             yield b"x" * MiB
             await release.wait()
             yield b"y"
