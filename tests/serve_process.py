@@ -38,6 +38,18 @@ async def gateway_cli(*args: str, env: dict[str, str], cwd: Path | None = None) 
     return process.returncode or 0, out.decode(), err.decode()
 
 
+async def terminate(process: asyncio.subprocess.Process, timeout: float = 30.0) -> None:
+    """For fixtures: SIGTERM (a graceful stop), then SIGKILL if it is not gone in time."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     """Every running postgres process of the cluster in `pgdata`."""
     wanted = str(pgdata.resolve())

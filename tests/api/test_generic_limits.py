@@ -9,7 +9,6 @@ import contextlib
 import gzip
 import hashlib
 import os
-import signal
 import socket
 import sys
 import time
@@ -24,13 +23,14 @@ import asyncpg
 import psutil
 import pytest
 
+from benchmarks.measure import RssSampler
 from gateway.admin import Admin
 from gateway.db.identity import IdentityRepository
 from gateway.keys import UPLOAD_BUDGET
 from gateway.settings import MiB
 from tests.conftest import MOTO_CREDENTIALS
 from tests.harness import Gateway, GatewayFactory, Identity, parse_response
-from tests.rss import RssSampler
+from tests.serve_process import terminate
 
 
 # -- bodies stored exactly as sent ------------------------------------------------
@@ -244,13 +244,7 @@ def serve_gateway(tmp_path: Path, database_url: str, moto_endpoint: str, s3_admi
                                 bucket, s3_admin)
         finally:
             await pool.close()
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(process.wait(), 30)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await terminate(process)
 
     return serve
 
@@ -294,7 +288,7 @@ async def test_stalled_uploaders_hold_no_more_than_the_budget_and_are_cut_off(
         baseline = psutil.Process(served.process.pid).memory_info().rss
 
         started = time.monotonic()
-        with RssSampler(served.process.pid) as rss:
+        with RssSampler(psutil.Process(served.process.pid)) as rss:
             results = await asyncio.gather(*(stalled_upload(served.port, path, dev.headers)
                                              for _ in range(UPLOADERS)))
         elapsed = time.monotonic() - started

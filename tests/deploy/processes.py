@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from tests.serve_process import terminate
 
 
 @asynccontextmanager
@@ -24,13 +25,7 @@ async def running(command: Sequence[str], env: dict[str, str],
         try:
             yield process
         finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(process.wait(), 30)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await terminate(process)
 
 
 async def wait_until_healthy(url: str, process: asyncio.subprocess.Process, log: Path,
