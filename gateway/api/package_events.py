@@ -15,7 +15,7 @@ from gateway.api.packages import PACKAGE_FILE, PROJECT_PACKAGES, path_id, projec
 from gateway.api.pagination import paginated, parse_page
 from gateway.auth import Access, Action, Surface
 from gateway.catalog import check_choice
-from gateway.errors import BadRequest, Forbidden, Unauthorized
+from gateway.errors import BadRequest, Forbidden
 from gateway.events import EVENT_KINDS, Origin
 from gateway.events.service import EventFilter
 from gateway.keys import PACKAGE_EVENTS
@@ -44,12 +44,16 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(FILE_DOWNLOAD, download_package_file)
 
 
+async def _authorize(request: web.Request, action: Action) -> Access:
+    """These routes are the Packages API's: deploy tokens are not read (the request
+    is anonymous), and an anonymous caller gets 404 on a private project."""
+    return await authorize(request, project_ref(request), action, Surface.API)
+
+
 async def _at_least(request: web.Request, action: Action, level: AccessLevel) -> Access:
-    """A member's role, not only the project's visibility: deploy tokens and
-    anonymous callers of public projects are refused too."""
-    access = await authorize(request, project_ref(request), action)
-    if access.actor.anonymous:
-        raise Unauthorized()
+    """A member's role, not only the project's visibility: on a public project,
+    callers without one (anonymous, non-members, other projects' jobs) get 403."""
+    access = await _authorize(request, action)
     if access.level is None or access.level < level:
         raise Forbidden()
     return access
@@ -144,7 +148,7 @@ async def clear_gate(request: web.Request) -> web.Response:
 
 async def get_package_file(request: web.Request) -> web.Response:
     """One file, with its verification status (pending and failed files too)."""
-    access = await authorize(request, project_ref(request), Action.LIST)
+    access = await _authorize(request, Action.LIST)
     return web.json_response(await request.app[PACKAGE_EVENTS].package_file(
         access.project.id, path_id(request, "package_id", "Package"),
         path_id(request, "file_id", "Package File")))
@@ -152,7 +156,7 @@ async def get_package_file(request: web.Request) -> web.Response:
 
 async def _verifier(request: web.Request) -> Access:
     """Who may judge gated files: maintainers, and CI jobs of the project."""
-    access = await authorize(request, project_ref(request), Action.WRITE)
+    access = await _authorize(request, Action.WRITE)
     own_job = access.actor.kind == "job" and access.actor.project_id == access.project.id
     if not own_job and (access.level is None or access.level < AccessLevel.MAINTAINER):
         raise Forbidden()
@@ -163,7 +167,7 @@ async def download_package_file(request: web.Request) -> web.StreamResponse:
     """One file by id (GitLab's package_files/:id/download), with the generic
     download's headers, Range and ETag handling. Verified files download with read
     access; files still waiting or rejected only for those who may verify them."""
-    access = await authorize(request, project_ref(request), Action.READ, Surface.API)
+    access = await _authorize(request, Action.READ)
     record = await request.app[PACKAGE_EVENTS].stored_file(
         access.project.id, path_id(request, "package_id", "Package"),
         path_id(request, "file_id", "Package File"))
