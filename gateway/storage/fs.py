@@ -37,8 +37,9 @@ DIR_MODE = 0o700
 
 class FilesystemUpload(ObjectUpload):
     """Parts are written in order to a temporary file through its descriptor, in a
-    worker thread, each flushed to disk as it lands: the disk works while later
-    parts are received and hashed, not all at once when the upload completes."""
+    worker thread. From the second part on, each is flushed to disk as it lands,
+    so the disk works while later parts are received and hashed rather than all
+    at once when the upload completes; a one-part file is synced once, at the end."""
 
     def __init__(self, fd: int, tmp_path: Path, final_path: Path) -> None:
         self._fd = fd
@@ -53,7 +54,7 @@ class FilesystemUpload(ObjectUpload):
         if number != self._next_part:
             raise StorageError(f"part {number} arrived before part {self._next_part}")
         try:
-            await asyncio.to_thread(_write_synced, self._fd, data)
+            await asyncio.to_thread(_write, self._fd, data, number > 1)
         except OSError as exc:
             raise StorageError(f"writing {self._tmp_path.name}: {exc.strerror}") from exc
         self._next_part += 1
@@ -80,12 +81,14 @@ class FilesystemUpload(ObjectUpload):
         await _remove_if_present(self._final_path)
 
 
-def _write_synced(fd: int, data: bytes | bytearray) -> None:
-    """All of `data`, then on disk (a worker thread's call: it blocks)."""
+def _write(fd: int, data: bytes | bytearray, sync: bool) -> None:
+    """All of `data`, then, if `sync`, the file's data on disk (a worker
+    thread's call: it blocks)."""
     with memoryview(data) as view:
         while view:
             view = view[os.write(fd, view):]
-    os.fdatasync(fd)
+    if sync:
+        os.fdatasync(fd)
 
 
 def _create_private(path: Path) -> int:
