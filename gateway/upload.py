@@ -21,7 +21,7 @@ from gateway.errors import ChecksumMismatch, GatewayError, PayloadTooLarge, Uplo
 from gateway.hashing import Digests, MultiHasher
 from gateway.metrics import PARTS_IN_FLIGHT, track
 from gateway.settings import MiB, S3_MAX_PART_SIZE, TiB
-from gateway.storage import ObjectStore, ObjectUpload
+from gateway.storage import ObjectStore, ObjectUpload, PartBuffer
 
 S3_MAX_PARTS = 10_000
 S3_MAX_OBJECT_SIZE = 5 * TiB
@@ -141,7 +141,7 @@ async def upload_stream(
     hasher = MultiHasher()
     reader = _BodyReader(body, max_size, idle_timeout)
     upload: ObjectUpload | None = None
-    first: bytes | None = None  # part 1, read before knowing whether more follows
+    first: bytearray | None = None  # part 1, read before knowing whether more follows
     beginning = False  # set once the store was asked to start the upload
     try:
         async with asyncio.timeout(timeout):
@@ -247,12 +247,12 @@ class _BodyReader:
 class _Part:
     """One part's bytes; its reservation is returned once it is hashed and written."""
 
-    def __init__(self, number: int, data: bytes, reserved: int, lease: BudgetLease,
+    def __init__(self, number: int, data: bytearray, reserved: int, lease: BudgetLease,
                  in_flight: set[_Part]) -> None:
         self.number = number
         self.length = len(data)
         self.reserved = reserved
-        self.data: bytes | None = data
+        self.data: bytearray | None = data
         self._lease = lease
         self._users = 2  # the hasher and a writer
         self._in_flight = in_flight
@@ -266,18 +266,24 @@ class _Part:
             self._lease.release(self.reserved)
 
 
-async def _read_part(reader: _BodyReader, size: int) -> bytes:
-    """The next part of the body: up to `size` bytes, fewer only at its end."""
-    buffer: bytearray | None = bytearray(size)  # filled in place: never more than reserved
+async def _read_part(reader: _BodyReader, size: int) -> PartBuffer:
+    """The next part of the body: up to `size` bytes, fewer only at its end.
+
+    The buffer itself is the part: hashed and handed to storage as it is, never
+    copied again.
+    """
+    part: PartBuffer | None = PartBuffer(size)  # filled in place: never more than reserved
     try:
         filled = 0
         while filled < size and not await reader.at_end():
-            filled += reader.copy_into(buffer, filled)
-        return _frozen(buffer, filled)
+            filled += reader.copy_into(part, filled)
+        if filled < size:
+            del part[filled:]  # the body ended inside this part: its last one
+        return part
     finally:
         # Freed now even when failing: a traceback keeps this frame, and its
         # locals, for as long as the error lives (in a reference cycle: until gc).
-        buffer = None
+        part = None
 
 
 def _part_size(sizer: PartSizer, number: int, offset: int) -> int:
@@ -290,7 +296,7 @@ def _part_size(sizer: PartSizer, number: int, offset: int) -> int:
 
 async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
                 sizer: PartSizer, lease: BudgetLease, concurrency: int,
-                first: list[bytes], first_reserved: int) -> int:
+                first: list[bytearray], first_reserved: int) -> int:
     """Cut the body into parts; hash them in order and write them in parallel.
 
     `first` holds part 1, already read (its `first_reserved` bytes held by
@@ -359,14 +365,6 @@ async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
         raise error
     finally:
         del error
-
-
-def _frozen(buffer: bytearray, length: int) -> bytes:
-    """The first `length` bytes as `bytes`, which storage clients stream without
-    another copy. The buffer is freed right after, with no await in between, so
-    at most one part is ever held twice in the whole process."""
-    with memoryview(buffer) as view:
-        return bytes(view[:length])
 
 
 def _most_relevant(group: BaseExceptionGroup) -> BaseException:

@@ -94,7 +94,9 @@ def test_upload_buffer_budget_and_idle_timeout() -> None:
 def test_download_mode_and_part_checksum() -> None:
     defaults = Settings.from_env({"GATEWAY_S3_BUCKET": "b"})
     assert (defaults.download_mode, defaults.download_url_ttl) == ("proxy", 300.0)
-    assert defaults.s3 is not None and defaults.s3.part_checksum == "md5"
+    assert defaults.s3 is not None and defaults.s3.part_checksum == "crc32"
+    md5 = Settings.from_env({"GATEWAY_S3_BUCKET": "b", "GATEWAY_S3_PART_CHECKSUM": "MD5"})
+    assert md5.s3 is not None and md5.s3.part_checksum == "md5"
     chosen = Settings.from_env({"GATEWAY_S3_BUCKET": "b", "GATEWAY_S3_PART_CHECKSUM": "none",
                                 "GATEWAY_DOWNLOAD_MODE": "redirect",
                                 "GATEWAY_DOWNLOAD_URL_TTL": "60"})

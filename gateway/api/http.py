@@ -22,7 +22,6 @@ from gateway.keys import AUTHENTICATOR
 from gateway.upload import ExpectedDigests
 from gateway.web.visitor import api_session_actor
 
-BODY_CHUNK = 256 * 1024
 _SHA256_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 CONTINUE_DEFERRED = web.RequestKey("continue_deferred", bool)
 _RANGE_SPEC_RE = re.compile(r"\A([0-9]*)-([0-9]*)\Z")  # one range; ASCII digits only
@@ -102,8 +101,11 @@ async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # as aiohttp's own handler does: no body sent yet
     try:
-        async for chunk in request.content.iter_chunked(BODY_CHUNK):
-            yield chunk
+        # Chunks as they were received, never joined into larger ones: the
+        # upload copies them into its part buffers anyway.
+        async for chunk, _ in request.content.iter_chunks():
+            if chunk:
+                yield chunk
     except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as exc:
         raise UploadInterrupted() from exc
 

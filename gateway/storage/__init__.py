@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 from gateway.errors import StorageError
 from gateway.settings import Settings
 from gateway.storage.base import (
-    FILE_STORE_LOCAL, FILE_STORE_REMOTE, ObjectStore, ObjectUpload, new_object_key,
+    FILE_STORE_LOCAL, FILE_STORE_REMOTE, ObjectStore, ObjectUpload, PartBuffer, new_object_key,
 )
 from gateway.storage.fs import FilesystemObjectStore
 from gateway.storage.s3 import S3ObjectStore, s3_client
 
-__all__ = ["ObjectStore", "ObjectStores", "ObjectUpload", "new_object_key", "open_object_store",
+__all__ = ["ObjectStore", "ObjectStores", "ObjectUpload", "PartBuffer", "new_object_key", "open_object_store",
            "open_object_stores"]
 
 # Enough connections for several uploads' parts plus downloads at once.

@@ -24,6 +24,12 @@ FILE_STORE_LOCAL = 1
 FILE_STORE_REMOTE = 2
 
 
+class PartBuffer(bytearray):
+    """One part's bytes as the upload pipeline fills them and hands them to a store,
+    which sends or writes this very buffer: a type of its own so a store can tell
+    its HTTP client how to send it whole, without copying it again."""
+
+
 def new_object_key(project_id: int) -> str:
     """Keys never contain user text, so traversal in storage cannot happen."""
     return f"projects/{project_id}/{uuid.uuid4().hex}"
@@ -76,7 +82,7 @@ class ObjectUpload(abc.ABC):
     _finishing = False
 
     @abc.abstractmethod
-    async def write_part(self, number: int, data: bytes) -> None:
+    async def write_part(self, number: int, data: bytes | bytearray) -> None:
         """Store part `number` (1-based). Parts may arrive out of order."""
 
     @abc.abstractmethod

@@ -1,7 +1,9 @@
-"""Filesystem object store (the embedded default), written with aiofiles.
+"""Filesystem object store (the embedded default).
 
 An upload goes to a temporary file in the target folder, is fsynced, and is
 renamed into place only on success; on failure the temporary file is removed.
+Blocking file calls run in worker threads (aiofiles, or `asyncio.to_thread` on
+the upload's descriptor where a part is written and synced in one hop).
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ DIR_MODE = 0o700
 
 
 class FilesystemUpload(ObjectUpload):
-    def __init__(self, handle: aiofiles.threadpool.binary.AsyncBufferedIOBase, tmp_path: Path,
-                 final_path: Path) -> None:
-        self._handle = handle
+    """Parts are written in order to a temporary file through its descriptor, in a
+    worker thread. From the second part on, each is flushed to disk as it lands,
+    so the disk works while later parts are received and hashed rather than all
+    at once when the upload completes; a one-part file is synced once, at the end."""
+
+    def __init__(self, fd: int, tmp_path: Path, final_path: Path) -> None:
+        self._fd = fd
         self._tmp_path = tmp_path
         self._final_path = final_path
         self._next_part = 1
@@ -44,31 +50,49 @@ class FilesystemUpload(ObjectUpload):
     def __repr__(self) -> str:
         return f"FilesystemUpload({self._final_path})"
 
-    async def write_part(self, number: int, data: bytes) -> None:
+    async def write_part(self, number: int, data: bytes | bytearray) -> None:
         if number != self._next_part:
             raise StorageError(f"part {number} arrived before part {self._next_part}")
         try:
-            await self._handle.write(data)
+            await asyncio.to_thread(_write, self._fd, data, number > 1)
         except OSError as exc:
             raise StorageError(f"writing {self._tmp_path.name}: {exc.strerror}") from exc
         self._next_part += 1
 
     async def _complete(self) -> None:
         try:
-            await self._handle.flush()
-            await asyncio.to_thread(os.fsync, self._handle.fileno())
-            await self._handle.close()
+            await asyncio.to_thread(os.fsync, self._fd)
+            self._close()
             await aiofiles.os.rename(self._tmp_path, self._final_path)
             await asyncio.to_thread(_fsync_dir, self._final_path.parent)
         except OSError as exc:
             raise StorageError(f"finishing {self._final_path.name}: {exc.strerror}") from exc
 
+    def _close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
     async def _abort(self) -> None:
-        await asyncio.shield(self._handle.close())
+        self._close()
         await _remove_if_present(self._tmp_path)
 
     async def _discard(self) -> None:
         await _remove_if_present(self._final_path)
+
+
+def _write(fd: int, data: bytes | bytearray, sync: bool) -> None:
+    """All of `data`, then, if `sync`, the file's data on disk (a worker
+    thread's call: it blocks)."""
+    with memoryview(data) as view:
+        while view:
+            view = view[os.write(fd, view):]
+    if sync:
+        os.fdatasync(fd)
+
+
+def _create_private(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
 
 
 class FilesystemObjectStore(ObjectStore):
@@ -88,16 +112,16 @@ class FilesystemObjectStore(ObjectStore):
     async def begin_upload(self, key: str) -> FilesystemUpload:
         final_path = self.path_for(key)
         tmp_path = final_path.parent / _temp_name(final_path.name)
-        async def undo(handle: aiofiles.threadpool.binary.AsyncBufferedIOBase) -> None:
-            await handle.close()
+        async def undo(fd: int) -> None:
+            os.close(fd)
             await _remove_if_present(tmp_path)
 
         try:
             await asyncio.to_thread(_make_private_dirs, final_path.parent)
-            handle = await settle(aiofiles.open(tmp_path, "xb", opener=_private_opener), undo)
+            fd = await settle(asyncio.to_thread(_create_private, tmp_path), undo)
         except OSError as exc:
             raise StorageError(f"creating {tmp_path.name}: {exc.strerror}") from exc
-        return FilesystemUpload(handle, tmp_path, final_path)
+        return FilesystemUpload(fd, tmp_path, final_path)
 
     @asynccontextmanager
     async def open(self, key: str, offset: int, length: int) -> AsyncIterator[AsyncIterator[bytes]]:
@@ -221,10 +245,6 @@ async def _remove_if_present(path: Path) -> None:
 
 def _temp_name(object_name: str, random: str | None = None) -> str:
     return f".{object_name}.{random or uuid.uuid4().hex}.tmp"
-
-
-def _private_opener(path: str, flags: int) -> int:
-    return os.open(path, flags, FILE_MODE)
 
 
 def _make_private_dirs(path: Path) -> None:

@@ -14,11 +14,13 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import aiohttp.payload
 import botocore.exceptions
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -29,14 +31,16 @@ from gateway.logs import get_logger
 from gateway.metrics import instrument_s3_client
 from gateway.settings import S3Settings
 from gateway.storage.base import (
-    FILE_STORE_REMOTE, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, StoredItem,
-    settle,
+    FILE_STORE_REMOTE, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, PartBuffer,
+    StoredItem, settle,
 )
+from gateway.storage.read_ahead import read_ahead
 
 log = get_logger(__name__)
 
-# Downloads read this much at once: fewer, larger writes to the client.
-READ_CHUNK = 4 * 1024 * 1024
+# Downloads read up to this much at once (what has arrived, when less); read
+# ahead of the client by a few such chunks.
+READ_CHUNK = 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 # One call, retries included, gives up once this long has passed: with the
@@ -128,36 +132,74 @@ async def _cleanup_call(client: Any, operation: str, **params: Any) -> Any:
         raise StorageError(f"{operation} took longer than {CLEANUP_WINDOW} s") from None
 
 
-async def _content_md5(data: bytes) -> str:
-    """Base64 MD5 of a part, for S3 to verify; off the event loop when large."""
-    if len(data) <= _INLINE_MD5_LIMIT:
-        return _md5_base64(data)
-    return await asyncio.to_thread(_md5_base64, data)
+class _PartPayload(aiohttp.payload.Payload):
+    """How aiohttp sends a part botocore hands it: the buffer in one write, which
+    the transport sends from where it lies. aiohttp's own choices would copy it
+    (bytes become a BytesIO that botocore's handlers make and aiohttp reads back
+    64 KiB at a time, yielding to the loop after each) or warn that a large
+    bytes-like body might block the loop: writing it only queues it."""
+
+    def __init__(self, value: PartBuffer, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("content_type", "application/octet-stream")
+        super().__init__(value, *args, **kwargs)
+        self._size = len(value)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return bytes(self._value).decode(encoding, errors)
+
+    async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return bytes(self._value)
+
+    async def write(self, writer: Any) -> None:
+        await writer.write(self._value)
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        with memoryview(self._value) as view:
+            await writer.write(view if content_length is None else view[:content_length])
 
 
-def _md5_base64(data: bytes) -> str:
+aiohttp.payload.register_payload(_PartPayload, PartBuffer, order=aiohttp.payload.Order.try_first)
+
+
+async def part_checksum(kind: str, data: bytes | bytearray) -> dict[str, str]:
+    """The request parameter S3 verifies a part against: `kind` is the
+    `part_checksum` setting (crc32, md5 or none). Off the event loop when large."""
+    if kind == "none":
+        return {}
+    compute = _crc32_base64 if kind == "crc32" else _md5_base64
+    value = compute(data) if len(data) <= _INLINE_CHECKSUM_LIMIT else await asyncio.to_thread(compute, data)
+    return {"ChecksumCRC32": value} if kind == "crc32" else {"ContentMD5": value}
+
+
+def _md5_base64(data: bytes | bytearray) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
-# Below this, a thread hop costs more than hashing in place.
-_INLINE_MD5_LIMIT = 64 * 1024
+def _crc32_base64(data: bytes | bytearray) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+# Below this, a thread hop costs more than the checksum it would move.
+_INLINE_CHECKSUM_LIMIT = 64 * 1024
 
 
 class S3Upload(ObjectUpload):
     def __init__(self, client: Any, bucket: str, key: str, upload_id: str, *,
-                 part_md5: bool = True) -> None:
+                 checksum: str = "crc32") -> None:
         self._client = client
         self._bucket = bucket
         self._key = key
         self._upload_id = upload_id
-        self._part_md5 = part_md5
-        self._etags: dict[int, str] = {}
+        self._checksum = checksum
+        # What CompleteMultipartUpload lists per part: its ETag and, with
+        # crc32, the checksum the part was sent with (S3 requires it then).
+        self._parts: dict[int, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"S3Upload(s3://{self._bucket}/{self._key}, upload_id={self._upload_id})"
 
-    async def write_part(self, number: int, data: bytes) -> None:
-        checksum = {"ContentMD5": await _content_md5(data)} if self._part_md5 else {}
+    async def write_part(self, number: int, data: bytes | bytearray) -> None:
+        checksum = await part_checksum(self._checksum, data)
         try:
             response = await s3_call(
                 self._client, "upload_part", Bucket=self._bucket, Key=self._key,
@@ -165,10 +207,12 @@ class S3Upload(ObjectUpload):
             )
         except ClientError as exc:
             raise StorageError(f"uploading part {number} of {self!r}: {_describe(exc)}") from exc
-        self._etags[number] = response["ETag"]
+        self._parts[number] = {"PartNumber": number, "ETag": response["ETag"]}
+        if "ChecksumCRC32" in checksum:
+            self._parts[number]["ChecksumCRC32"] = checksum["ChecksumCRC32"]
 
     async def _complete(self) -> None:
-        parts = [{"PartNumber": n, "ETag": self._etags[n]} for n in sorted(self._etags)]
+        parts = [self._parts[n] for n in sorted(self._parts)]
         try:
             await s3_call(self._client, "complete_multipart_upload", Bucket=self._bucket,
                           Key=self._key, UploadId=self._upload_id,
@@ -202,12 +246,12 @@ class S3WholeUpload(ObjectUpload):
         self._bucket = bucket
         self._key = key
         self._content_md5 = content_md5
-        self._data: bytes | None = None
+        self._data: bytes | bytearray | None = None
 
     def __repr__(self) -> str:
         return f"S3WholeUpload(s3://{self._bucket}/{self._key})"
 
-    async def write_part(self, number: int, data: bytes) -> None:
+    async def write_part(self, number: int, data: bytes | bytearray) -> None:
         if number != 1 or self._data is not None:
             raise StorageError(f"{self!r} takes exactly one part")
         self._data = data
@@ -255,7 +299,7 @@ class S3ObjectStore(ObjectStore):
         self._client = client
         self._bucket = settings.bucket
         self._prefix = settings.prefix
-        self._part_md5 = settings.part_checksum == "md5"
+        self._part_checksum = settings.part_checksum
         self.part_concurrency = part_concurrency
 
     def full_key(self, key: str) -> str:
@@ -270,18 +314,21 @@ class S3ObjectStore(ObjectStore):
         try:
             # Settled even if cancelled: S3 may create the upload before we hear back.
             # Not retried once sent: a lost answer would leave a second upload.
+            # A CRC32 per part is declared up front, as S3 requires for checking it.
+            algorithm = {"ChecksumAlgorithm": "CRC32"} if self._part_checksum == "crc32" else {}
             response = await settle(s3_call(
                 self._client, "create_multipart_upload", idempotent=False, Bucket=self._bucket,
-                Key=full_key, ContentType="application/octet-stream",
+                Key=full_key, ContentType="application/octet-stream", **algorithm,
             ), undo)
         except ClientError as exc:
             raise StorageError(f"starting upload of {full_key}: {_describe(exc)}") from exc
         return S3Upload(self._client, self._bucket, full_key, response["UploadId"],
-                        part_md5=self._part_md5)
+                        checksum=self._part_checksum)
 
     async def begin_whole(self, key: str, md5_base64: str) -> S3WholeUpload:
+        # Its MD5 is known already: S3 checks the whole file against it for free.
         return S3WholeUpload(self._client, self._bucket, self.full_key(key),
-                             md5_base64 if self._part_md5 else None)
+                             md5_base64 if self._part_checksum != "none" else None)
 
     async def presigned_download(self, key: str, expires_in: int,
                                  content_disposition: str) -> str:
@@ -303,8 +350,8 @@ class S3ObjectStore(ObjectStore):
             if _code(exc) in _MISSING_CODES:
                 raise NotFoundInStorage(f"object {key} is missing") from exc
             raise StorageError(f"reading {key}: {_describe(exc)}") from exc
-        async with response["Body"] as body:
-            yield _chunks(body)
+        async with response["Body"] as body, read_ahead(_chunks(body)) as chunks:
+            yield chunks
 
     async def delete(self, key: str) -> None:
         try:

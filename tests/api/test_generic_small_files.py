@@ -1,5 +1,6 @@
-"""A body that fits in one part goes up in one request; parts are not SigV4-hashed
-but carry a Content-MD5 that S3 checks."""
+"""A body that fits in one part goes up in one request with the Content-MD5 S3
+checks; larger bodies go in parts that are not SigV4-hashed but carry the
+checksum `GATEWAY_S3_PART_CHECKSUM` names (CRC32 by default) for S3 to check."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import dataclasses
 import hashlib
 import os
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -56,6 +58,10 @@ def md5_base64(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
+def crc32_base64(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
 async def test_a_small_file_is_one_put_object_with_its_md5(
         gateway_factory: GatewayFactory) -> None:
     gateway = await gateway_factory("s3")
@@ -100,12 +106,52 @@ async def test_bodies_around_one_part_round_trip(
     assert (await response.json())["file_sha256"] == hashlib.sha256(data).hexdigest()
     if calls is not None:
         assert sorted(calls.operations) == sorted(operations)
+        whole = operations == ["PutObject"]
         for sent in calls.body_requests():
             assert header(sent, "X-Amz-Content-SHA256") == "UNSIGNED-PAYLOAD"
-            assert header(sent, "Content-MD5") is not None
+            if whole:
+                assert header(sent, "Content-MD5") == md5_base64(data)
+            else:
+                assert header(sent, "Content-MD5") is None
+                assert header(sent, "x-amz-checksum-crc32") is not None
     assert await (await gateway.get(dev)).read() == data
     assert await gateway.count("upload_intents") == 0
     assert gateway.multipart_uploads() == []
+
+
+async def test_parts_carry_their_crc32_by_default(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory("s3")
+    dev = await gateway.developer()
+    calls = S3Calls(gateway)
+    data = os.urandom(PART + 4096)
+
+    assert (await gateway.put(dev, data)).status == 201
+
+    create = next(headers for method, headers in calls.sent if method == "POST")
+    assert header(create, "x-amz-checksum-algorithm") == "CRC32"
+    parts = calls.body_requests()
+    assert [header(sent, "x-amz-checksum-crc32") for sent in parts] == [
+        crc32_base64(data[:PART]), crc32_base64(data[PART:])]
+    assert all(header(sent, "Content-MD5") is None for sent in parts)
+    assert await (await gateway.get(dev)).read() == data
+    assert gateway.multipart_uploads() == []
+
+
+async def test_part_checksum_md5_sends_each_parts_md5(gateway_factory: GatewayFactory,
+                                                      settings_factory: Any) -> None:
+    s3 = settings_factory("s3").s3
+    gateway = await gateway_factory("s3", s3=dataclasses.replace(s3, part_checksum="md5"))
+    dev = await gateway.developer()
+    calls = S3Calls(gateway)
+    data = os.urandom(PART + 4096)
+
+    assert (await gateway.put(dev, data)).status == 201
+
+    parts = calls.body_requests()
+    assert [header(sent, "Content-MD5") for sent in parts] == [
+        md5_base64(data[:PART]), md5_base64(data[PART:])]
+    assert all(header(sent, "x-amz-checksum-crc32") is None for sent in parts)
+    assert await (await gateway.get(dev)).read() == data
 
 
 async def test_part_checksum_none_sends_no_md5(gateway_factory: GatewayFactory,
@@ -122,6 +168,7 @@ async def test_part_checksum_none_sends_no_md5(gateway_factory: GatewayFactory,
     assert len(sent) == 2
     for headers in sent:
         assert header(headers, "Content-MD5") is None
+        assert header(headers, "x-amz-checksum-crc32") is None
         assert header(headers, "X-Amz-Content-SHA256") == "UNSIGNED-PAYLOAD"
     assert await (await gateway.get(dev)).read() == data
 
