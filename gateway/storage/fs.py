@@ -81,6 +81,58 @@ class FilesystemUpload(ObjectUpload):
         await _remove_if_present(self._final_path)
 
 
+class FilesystemWholeUpload(ObjectUpload):
+    """A one-part file, written when it completes in one worker-thread call
+    (temporary file, data, fsync, rename, folder fsync) rather than one hop each."""
+
+    def __init__(self, final_path: Path) -> None:
+        self._final_path = final_path
+        self._data: bytes | bytearray | None = None
+
+    def __repr__(self) -> str:
+        return f"FilesystemWholeUpload({self._final_path})"
+
+    async def write_part(self, number: int, data: bytes | bytearray) -> None:
+        if number != 1 or self._data is not None:
+            raise StorageError(f"{self!r} takes exactly one part")
+        self._data = data
+
+    async def _complete(self) -> None:
+        data, self._data = self._data, None
+        if data is None:
+            raise StorageError(f"{self!r} completed without its part")
+        try:
+            await asyncio.to_thread(_write_whole, self._final_path, data)
+        except OSError as exc:
+            raise StorageError(f"writing {self._final_path.name}: {exc.strerror}") from exc
+
+    async def _abort(self) -> None:
+        self._data = None  # nothing was written before completing
+
+    async def _discard(self) -> None:
+        await _remove_if_present(self._final_path)
+
+
+def _write_whole(final_path: Path, data: bytes | bytearray) -> None:
+    """What an upload's begin, write and complete do, in one blocking call; the
+    temporary file is removed if any step fails."""
+    _make_private_dirs(final_path.parent)
+    tmp_path = final_path.parent / _temp_name(final_path.name)
+    fd = _create_private(tmp_path)
+    try:
+        try:
+            _write(fd, data, sync=False)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp_path, final_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp_path)
+        raise
+    _fsync_dir(final_path.parent)
+
+
 def _write(fd: int, data: bytes | bytearray, sync: bool) -> None:
     """All of `data`, then, if `sync`, the file's data on disk (a worker
     thread's call: it blocks)."""
@@ -108,6 +160,9 @@ class FilesystemObjectStore(ObjectStore):
         if not path.is_relative_to(self.root):
             raise StorageError(f"object key escapes the store: {key!r}")
         return path
+
+    async def begin_whole(self, key: str, md5_base64: str) -> FilesystemWholeUpload:
+        return FilesystemWholeUpload(self.path_for(key))
 
     async def begin_upload(self, key: str) -> FilesystemUpload:
         final_path = self.path_for(key)
