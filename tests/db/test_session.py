@@ -20,9 +20,10 @@ RESET = "pg_advisory_unlock_all"  # asyncpg's reset, sent on every release to th
 # A PUT of a file to an existing package, with a personal access token, on the
 # default settings: token; project with the caller's role; push policy; upload
 # intent; reset (the body streams in with no connection held); BEGIN; package
-# upsert; file row clearing the intent; verification gate; event; COMMIT; reset.
-# It was 17 before the shared connection and the merged project lookup.
-STATEMENTS_PER_PUT = 12
+# upsert; file row clearing the intent and applying the verification gate;
+# event; COMMIT; reset. It was 17 before the shared connection, the merged
+# project lookup and the gate folded into the insert.
+STATEMENTS_PER_PUT = 11
 RESETS_PER_PUT = 2
 
 
@@ -61,7 +62,7 @@ async def backend_pid(repository: Repository) -> int:
         return await conn.fetchval("SELECT pg_backend_pid()")
 
 
-async def test_a_small_put_costs_twelve_statements(gateway_factory: GatewayFactory) -> None:
+async def test_a_small_put_costs_eleven_statements(gateway_factory: GatewayFactory) -> None:
     """Pinned, so the upload path's round trips cannot silently grow back."""
     gateway = await gateway_factory("fs", db_pool_min=10, db_pool_max=10)
     dev = await gateway.developer()
