@@ -43,8 +43,10 @@ class Repository:
             conn = await (shared.take() if shared is not None else self._pool.acquire())
         except UNAVAILABLE as exc:
             raise DatabaseUnreachable(f"database unavailable: {exc.__class__.__name__}") from exc
+        failed = True
         try:
             yield conn
+            failed = False
         except UNAVAILABLE as exc:
             raise DatabaseError(f"database connection failed: {exc.__class__.__name__}") from exc
         except asyncpg.DataError as exc:
@@ -53,7 +55,7 @@ class Repository:
             raise BadRequest("a value in the request is not valid") from exc
         finally:
             if shared is not None:
-                await shared.give_back()
+                await shared.give_back(failed=failed)
             else:
                 await self._pool.release(conn)
 

@@ -44,11 +44,13 @@ class SharedConnection:
                 raise
         return self.conn
 
-    async def give_back(self) -> None:
+    async def give_back(self, *, failed: bool = False) -> None:
+        """`failed`: the statement raised. The connection then goes back to the
+        pool (which resets or replaces it) and the next statement takes a fresh
+        one, as it would without sharing. A shielded clean-up that outlived the
+        scope gives its connection back too."""
         self.busy = False
-        # A shielded clean-up that outlived the scope gives its connection back
-        # now; a broken one goes back too, so the next statement gets a fresh one.
-        if self.closed or (self.conn is not None and self.conn.is_closed()):
+        if failed or self.closed:
             await self._release()
 
     async def pause(self) -> None:

@@ -132,13 +132,17 @@ async def test_a_statement_outliving_its_scope_gives_the_connection_back(pool: a
     assert pool._queue.qsize() == 2
 
 
-async def test_failures_leave_the_scope_usable(pool: asyncpg.Pool) -> None:
+async def test_a_failed_statement_gives_its_connection_back(pool: asyncpg.Pool) -> None:
+    """Whatever state a failure left on it, the pool resets (or replaces) it
+    and the next statement takes a fresh one, as without sharing."""
     repository = Repository(pool)
-    async with shared_connection(pool):
+    async with shared_connection(pool) as shared:
         with pytest.raises(ZeroDivisionError):
             async with repository.transaction() as conn:
                 await conn.execute("CREATE TEMP TABLE scratch (x int)")
                 raise ZeroDivisionError
-        # Rolled back, and the connection serves the next statement.
-        assert await backend_pid(repository) is not None
+        assert shared.conn is None and pool._queue.qsize() == 2
+        async with repository.connection() as conn:
+            # Rolled back, and reset: nothing of the failed work is left.
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.scratch')") is None
     assert pool._queue.qsize() == 2
