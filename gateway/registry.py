@@ -17,6 +17,7 @@ from gateway.auth import Access
 from gateway.buffers import ByteBudget
 from gateway.db.intents import UploadIntentRepository
 from gateway.db.packages import NewPackageFile, PackageRepository
+from gateway.db.session import pause_shared_connection
 from gateway.errors import (
     AwaitingVerification, DatabaseError, DatabaseUnreachable, GatewayError, NotFound,
     NotFoundInStorage, PayloadTooLarge, RecordNotFound,
@@ -69,6 +70,8 @@ class Registry:
         # Before the first byte goes to storage: a crash from here on leaves an
         # intent for the garbage collector, never an unknown object.
         await self.intents.record(key, self.store.name)
+        # No database connection is held while the body streams in.
+        await pause_shared_connection()
         self.uploads_in_flight += 1
         UPLOADS_IN_FLIGHT.inc()
         try:

@@ -16,7 +16,8 @@ from gateway.api.sendfile import send_local_range
 from gateway.api.serializers import package_file_full
 from gateway.auth import Action
 from gateway.events import Origin
-from gateway.keys import CATALOG, REGISTRY
+from gateway.db.session import shared_connection
+from gateway.keys import CATALOG, DB_POOL, REGISTRY
 from gateway.logs import get_logger
 from gateway.metrics import DOWNLOADS_IN_FLIGHT, track
 from gateway.models import PackageFile
@@ -49,12 +50,15 @@ async def put_package_file(request: web.Request) -> web.Response:
     status = parse_status(request.query.get("status"))
     select = parse_select(request.query.get("select"))
     expected = expected_digests(request)
-    access = await authorize(request, target.project_ref, Action.WRITE)
-    published = await request.app[REGISTRY].publish(
-        access, target, body_chunks(request),
-        declared_length=request.content_length, status=status, expected=expected,
-        client_address=request.remote,
-    )
+    # One connection for the checks before the body and for the commit after it
+    # (publish gives it back while the body streams in).
+    async with shared_connection(request.app[DB_POOL]):
+        access = await authorize(request, target.project_ref, Action.WRITE)
+        published = await request.app[REGISTRY].publish(
+            access, target, body_chunks(request),
+            declared_length=request.content_length, status=status, expected=expected,
+            client_address=request.remote,
+        )
     structlog.contextvars.bind_contextvars(
         bytes_in=published.stored.size, parts=published.stored.parts,
         package_id=published.file.package_id, package_file_id=published.file.id,

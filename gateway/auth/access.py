@@ -105,7 +105,10 @@ class Authenticator:
                               surface: Surface = Surface.GENERIC) -> Access:
         """`authorize` for an actor already known (the web page's signed-in user)."""
         _check_scopes(actor, action)
-        project = await self._identity.find_project(project_ref)
+        # The user's role comes with the project (one round trip); whether it
+        # counts is decided below, as before.
+        project, member_level = await self._identity.find_project_with_level(
+            project_ref, actor.user_id)
         # GitLab's generic routes say only "404 Not Found"; its API names the project.
         not_found = NotFound() if surface is Surface.GENERIC else NotFound("Project")
         if actor.anonymous:
@@ -127,7 +130,7 @@ class Authenticator:
             if action in _PUBLIC_ACTIONS and project.public:
                 return Access(project, actor, None)
             raise Forbidden("job token is for another project") if project.public else not_found
-        level = await self._level(actor, project)
+        level = self._level(actor, member_level)
         if level is None and not project.public:
             raise not_found
         required = None if project.public and action in _PUBLIC_ACTIONS else REQUIRED_LEVEL[action]
@@ -209,12 +212,14 @@ class Authenticator:
             visible = sorted([*visible, own])
         return visible
 
-    async def _level(self, actor: Actor, project: Project) -> AccessLevel | None:
+    @staticmethod
+    def _level(actor: Actor, member_level: AccessLevel | None) -> AccessLevel | None:
+        """`member_level`: the role of `actor.user_id` in the project."""
         if actor.kind == "proxy":
             return AccessLevel(actor.proxy_level) if actor.proxy_level else None
         if actor.user_id is None:  # a deploy token outside its project
             return None
-        return await self._identity.access_level(project.id, actor.user_id)
+        return member_level
 
 
 def _check_scopes(actor: Actor, action: Action) -> None:

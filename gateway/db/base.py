@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from gateway.db.queries import QUERIES
+from gateway.db.session import shared_for
 from gateway.errors import BadRequest, DatabaseError, DatabaseUnreachable
 from gateway.metrics import DATABASE_CALL_DURATION, DATABASE_CALL_ERRORS, timed
 
@@ -35,12 +36,17 @@ class Repository:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """The request's shared connection when one is free (gateway/db/session.py),
+        else one of the pool's."""
+        shared = shared_for(self._pool)
         try:
-            conn = await self._pool.acquire()
+            conn = await (shared.take() if shared is not None else self._pool.acquire())
         except UNAVAILABLE as exc:
             raise DatabaseUnreachable(f"database unavailable: {exc.__class__.__name__}") from exc
+        failed = True
         try:
             yield conn
+            failed = False
         except UNAVAILABLE as exc:
             raise DatabaseError(f"database connection failed: {exc.__class__.__name__}") from exc
         except asyncpg.DataError as exc:
@@ -48,7 +54,10 @@ class Repository:
             # caller's input, not our fault.
             raise BadRequest("a value in the request is not valid") from exc
         finally:
-            await self._pool.release(conn)
+            if shared is not None:
+                await shared.give_back(failed=failed)
+            else:
+                await self._pool.release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

@@ -133,21 +133,6 @@ FROM package_verification_gates WHERE project_id = $1;
 DELETE FROM package_verification_gates WHERE project_id = $1
 RETURNING project_id, package_name_patterns, created_at, updated_at;
 
--- name: gate_new_package_file
--- Hold a just-inserted file ($1) back when the project's ($2) gate covers the
--- package name ($3): no patterns, or one matching (`*` any run of characters,
--- whole and case-insensitive, as protection rules match).
-UPDATE package_files SET status = 'processing'
-WHERE id = $1 AND EXISTS (
-    SELECT 1 FROM package_verification_gates g
-    WHERE g.project_id = $2
-      AND (cardinality(g.package_name_patterns) = 0 OR EXISTS (
-          SELECT 1 FROM unnest(g.package_name_patterns) AS pattern
-          WHERE $3 ILIKE replace(replace(replace(replace(pattern,
-                    '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')))
-)
-RETURNING id;
-
 -- name: find_gated_file
 -- A file of a live package of the project, whatever its verification status.
 SELECT f.id, f.package_id, f.file_name, f.size, f.file_md5, f.file_sha1, f.file_sha256,

@@ -32,15 +32,26 @@ class AccessToken:
 
 
 class IdentityRepository(Repository):
-    async def _find_by_ref(self, ref: str, by_id: str, by_path: str) -> asyncpg.Record | None:
+    async def _find_by_ref(self, ref: str, by_id: str, by_path: str,
+                           *args: object) -> asyncpg.Record | None:
         """`ref` is a numeric id or a full path, matched case-insensitively."""
         if ref.isascii() and ref.isdigit():
-            return await self.fetchrow(by_id, int(ref)) if int(ref) <= MAX_BIGINT else None
-        return await self.fetchrow(by_path, ref)
+            return await self.fetchrow(by_id, int(ref), *args) if int(ref) <= MAX_BIGINT else None
+        return await self.fetchrow(by_path, ref, *args)
 
     async def find_project(self, ref: str) -> Project | None:
         row = await self._find_by_ref(ref, "find_project_by_id", "find_project_by_path")
         return Project.from_row(row) if row else None
+
+    async def find_project_with_level(self, ref: str,
+                                      user_id: int | None) -> tuple[Project | None, AccessLevel | None]:
+        """The project and the user's role in it, in one round trip."""
+        row = await self._find_by_ref(ref, "find_project_by_id_with_level",
+                                      "find_project_by_path_with_level", user_id)
+        if row is None:
+            return None, None
+        level = row["access_level"]
+        return Project.from_row(row), AccessLevel(level) if level is not None else None
 
     async def create_project(self, path: str, visibility: str) -> Project:
         """The project and every group above it, in one transaction."""

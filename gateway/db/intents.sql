@@ -11,16 +11,27 @@ DELETE FROM upload_intents WHERE object_key = $1;
 -- The file row and the end of its upload's intent, in one statement: no row
 -- is written for an upload whose intent the garbage collector already took
 -- (its object may be gone), and no intent outlives a committed row.
+-- The file is held back ('processing') when the project's ($15) verification
+-- gate covers the package name ($16): no patterns, or one matching (`*` any run
+-- of characters, whole and case-insensitive, as protection rules match).
 WITH intent AS (
     DELETE FROM upload_intents WHERE object_key = $8 RETURNING object_key
 )
 INSERT INTO package_files
     (package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store, object_key,
-     actor_kind, actor_user_id, actor_token_id, actor_name, ci_pipeline_id, ci_job_id)
-SELECT $1, $2, $3, $4, $5, $6, $7, intent.object_key, $9, $10, $11, $12, $13, $14
+     actor_kind, actor_user_id, actor_token_id, actor_name, ci_pipeline_id, ci_job_id, status)
+SELECT $1, $2, $3, $4, $5, $6, $7, intent.object_key, $9, $10, $11, $12, $13, $14,
+       CASE WHEN EXISTS (
+           SELECT 1 FROM package_verification_gates g
+           WHERE g.project_id = $15
+             AND (cardinality(g.package_name_patterns) = 0 OR EXISTS (
+                 SELECT 1 FROM unnest(g.package_name_patterns) AS pattern
+                 WHERE $16 ILIKE replace(replace(replace(replace(pattern,
+                           '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')))
+       ) THEN 'processing' ELSE 'default' END
 FROM intent
 RETURNING id, package_id, file_name, size, file_md5, file_sha1, file_sha256, file_store,
-          object_key, created_at, updated_at;
+          object_key, created_at, updated_at, status = 'processing' AS gated;
 
 -- name: claim_stale_upload_intents
 -- Intents older than $1 of the store $2 (but not the keys $4), locked until the

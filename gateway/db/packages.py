@@ -61,7 +61,7 @@ class PackageRepository(Repository):
                     new_file.file_name, new_file.size, new_file.md5, new_file.sha1, new_file.sha256,
                     new_file.file_store, new_file.object_key, new_file.actor_kind,
                     new_file.actor_user_id, new_file.actor_token_id, new_file.actor_name,
-                    new_file.ci_pipeline_id, new_file.ci_job_id,
+                    new_file.ci_pipeline_id, new_file.ci_job_id, project_id, name,
                 )
                 if row is None:
                     # The garbage collector took this upload's intent: it outlived
@@ -74,16 +74,14 @@ class PackageRepository(Repository):
 
     async def _record_push(self, conn: asyncpg.Connection, project_id: int, name: str,
                            version: str, new_file: NewPackageFile, row: asyncpg.Record) -> None:
-        """Hold the file back if the project's verification gate covers it, and
-        record the push; both in the upload's transaction."""
-        gated = await conn.fetchval(self.query("gate_new_package_file"), row["id"], project_id,
-                                    name) is not None
+        """Record the push in the upload's transaction; the insert held the file
+        back (`gated`) if the project's verification gate covers it."""
         origin = Origin(new_file.actor_kind, new_file.actor_name, new_file.actor_token_id,
                         new_file.client_address, pipeline_id=new_file.ci_pipeline_id,
                         job_id=new_file.ci_job_id)
         await record_event(conn, Event.for_file(
             FILE_PUSHED, project_id, {**row, "package_name": name, "package_version": version},
-            origin, gated=gated))
+            origin, gated=row["gated"]))
 
     async def object_recorded(self, object_key: str) -> bool:
         return await self.fetchval("object_recorded", object_key)
