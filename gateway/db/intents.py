@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from gateway.db.base import Repository
+from gateway.db.session_state import holds_session_state
 
 # pg_advisory_lock key of the garbage collector: one collection at a time
 # across every process on the database ("gatewaygc" read as hex, roughly).
@@ -93,6 +94,7 @@ class UploadIntentRepository(Repository):
         """Hold the collector's advisory lock for the block if no one else does;
         yields whether it was taken."""
         async with self.connection() as conn:
+            holds_session_state(conn)
             taken = await conn.fetchval(self.query("try_gc_lock"), GC_LOCK_KEY)
             try:
                 yield taken

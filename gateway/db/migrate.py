@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
+from gateway.db.session_state import holds_session_state
 from gateway.errors import DatabaseError
 
 _FILE_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -64,6 +65,7 @@ async def apply_migrations(conn: asyncpg.Connection, folder: Path | None = None)
     migrations = load_migrations(folder)
     applied_now: list[str] = []
     try:
+        holds_session_state(conn)
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:
             await conn.execute(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from gateway.db.migrate import apply_migrations
+from gateway.db.session_state import reset_if_it_holds_session_state
 from gateway.embedded import start_embedded
 from gateway.errors import DatabaseError
 from gateway.logs import get_logger
@@ -30,7 +31,7 @@ async def open_database(settings: Settings, *, migrate: bool | None = None) -> A
         try:
             pool = await asyncpg.create_pool(
                 dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
-                command_timeout=60,
+                command_timeout=60, reset=reset_if_it_holds_session_state,
             )
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             raise DatabaseError(f"cannot connect to the database: {exc}") from exc

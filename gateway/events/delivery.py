@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from gateway.db.session_state import holds_session_state
 from gateway.errors import GatewayError
 from gateway.events.destinations import GuardedResolver, refused_literal
 from gateway.events.payload import event_json
@@ -98,6 +99,7 @@ class HookDeliverer:
         # left out of the pool would hold up the pool's close.
         self._listener = await self._pool.acquire()
         try:
+            holds_session_state(self._listener)
             await self._listener.add_listener(CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self._unlisten()
