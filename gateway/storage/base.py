@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
-import uuid
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -32,7 +32,7 @@ class PartBuffer(bytearray):
 
 def new_object_key(project_id: int) -> str:
     """Keys never contain user text, so traversal in storage cannot happen."""
-    return f"projects/{project_id}/{uuid.uuid4().hex}"
+    return f"projects/{project_id}/{secrets.token_hex(16)}"
 
 
 # What `new_object_key` makes: the garbage collector never touches anything else.

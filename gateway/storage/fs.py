@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import os
 import re
-import uuid
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -156,6 +156,10 @@ class FilesystemObjectStore(ObjectStore):
         self.root = root.resolve()
 
     def path_for(self, key: str) -> Path:
+        if OBJECT_KEY_RE.match(key):
+            # A key the gateway made holds no user text and no `..`: nothing to
+            # resolve (a realpath is a syscall per folder, on the event loop).
+            return self.root / key
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):
             raise StorageError(f"object key escapes the store: {key!r}")
@@ -299,7 +303,7 @@ async def _remove_if_present(path: Path) -> None:
 
 
 def _temp_name(object_name: str, random: str | None = None) -> str:
-    return f".{object_name}.{random or uuid.uuid4().hex}.tmp"
+    return f".{object_name}.{random or secrets.token_hex(16)}.tmp"
 
 
 def _make_private_dirs(path: Path) -> None:
