@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, TypeVar
 
+from gateway.errors import StorageError
 from gateway.logs import get_logger
 
 log = get_logger(__name__)
@@ -121,6 +122,31 @@ class ObjectUpload(abc.ABC):
         if exc_type is not None and not self.completed:
             # Shielded: a cancelled request must still clean up after itself.
             await asyncio.shield(self.abort())
+
+
+class WholeObjectUpload(ObjectUpload):
+    """An upload of exactly one part, held until it completes and then written
+    in one go (one request, one worker-thread call)."""
+
+    _data: bytes | bytearray | None = None
+
+    async def write_part(self, number: int, data: bytes | bytearray) -> None:
+        if number != 1 or self._data is not None:
+            raise StorageError(f"{self!r} takes exactly one part")
+        self._data = data
+
+    @abc.abstractmethod
+    async def _write(self, data: bytes | bytearray) -> None:
+        """Store the object whole; raise StorageError if that fails."""
+
+    async def _complete(self) -> None:
+        data, self._data = self._data, None
+        if data is None:
+            raise StorageError(f"{self!r} completed without its part")
+        await self._write(data)
+
+    async def _abort(self) -> None:
+        self._data = None  # nothing was stored before completing
 
 
 class ObjectStore(abc.ABC):

@@ -24,7 +24,8 @@ import aiofiles.os
 
 from gateway.errors import NotFoundInStorage, StorageError
 from gateway.storage.base import (
-    FILE_STORE_LOCAL, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, StoredItem, settle,
+    FILE_STORE_LOCAL, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, StoredItem,
+    WholeObjectUpload, settle,
 )
 
 READ_CHUNK = 256 * 1024
@@ -81,33 +82,21 @@ class FilesystemUpload(ObjectUpload):
         await _remove_if_present(self._final_path)
 
 
-class FilesystemWholeUpload(ObjectUpload):
+class FilesystemWholeUpload(WholeObjectUpload):
     """A one-part file, written when it completes in one worker-thread call
     (temporary file, data, fsync, rename, folder fsync) rather than one hop each."""
 
     def __init__(self, final_path: Path) -> None:
         self._final_path = final_path
-        self._data: bytes | bytearray | None = None
 
     def __repr__(self) -> str:
         return f"FilesystemWholeUpload({self._final_path})"
 
-    async def write_part(self, number: int, data: bytes | bytearray) -> None:
-        if number != 1 or self._data is not None:
-            raise StorageError(f"{self!r} takes exactly one part")
-        self._data = data
-
-    async def _complete(self) -> None:
-        data, self._data = self._data, None
-        if data is None:
-            raise StorageError(f"{self!r} completed without its part")
+    async def _write(self, data: bytes | bytearray) -> None:
         try:
             await asyncio.to_thread(_write_whole, self._final_path, data)
         except OSError as exc:
             raise StorageError(f"writing {self._final_path.name}: {exc.strerror}") from exc
-
-    async def _abort(self) -> None:
-        self._data = None  # nothing was written before completing
 
     async def _discard(self) -> None:
         await _remove_if_present(self._final_path)

@@ -32,7 +32,7 @@ from gateway.metrics import instrument_s3_client
 from gateway.settings import S3Settings
 from gateway.storage.base import (
     FILE_STORE_REMOTE, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, PartBuffer,
-    StoredItem, settle,
+    StoredItem, WholeObjectUpload, settle,
 )
 from gateway.storage.read_ahead import read_ahead
 
@@ -238,7 +238,7 @@ class S3Upload(ObjectUpload):
         await _delete_object(self._client, self._bucket, self._key)
 
 
-class S3WholeUpload(ObjectUpload):
+class S3WholeUpload(WholeObjectUpload):
     """A one-part object written with a single PutObject when it completes."""
 
     def __init__(self, client: Any, bucket: str, key: str, content_md5: str | None) -> None:
@@ -246,20 +246,11 @@ class S3WholeUpload(ObjectUpload):
         self._bucket = bucket
         self._key = key
         self._content_md5 = content_md5
-        self._data: bytes | bytearray | None = None
 
     def __repr__(self) -> str:
         return f"S3WholeUpload(s3://{self._bucket}/{self._key})"
 
-    async def write_part(self, number: int, data: bytes | bytearray) -> None:
-        if number != 1 or self._data is not None:
-            raise StorageError(f"{self!r} takes exactly one part")
-        self._data = data
-
-    async def _complete(self) -> None:
-        data, self._data = self._data, None
-        if data is None:
-            raise StorageError(f"{self!r} completed without its part")
+    async def _write(self, data: bytes | bytearray) -> None:
         checksum = {"ContentMD5": self._content_md5} if self._content_md5 else {}
         try:
             # Repeating it writes the same bytes under our unique key: safe to retry.
@@ -267,9 +258,6 @@ class S3WholeUpload(ObjectUpload):
                           Body=data, ContentType="application/octet-stream", **checksum)
         except ClientError as exc:
             raise StorageError(f"writing {self!r}: {_describe(exc)}") from exc
-
-    async def _abort(self) -> None:
-        self._data = None  # nothing was sent before completing
 
     async def _discard(self) -> None:
         await _delete_object(self._client, self._bucket, self._key)
