@@ -48,12 +48,15 @@ class MultiHasher:
         if len(data) <= _INLINE_LIMIT:
             self.update_sync(data)
             return
-        md5 = asyncio.ensure_future(asyncio.to_thread(self._md5.update, data))
+        hashing = asyncio.gather(asyncio.to_thread(self._md5.update, data),
+                                 asyncio.to_thread(self._update_shas, data))
         try:
-            await asyncio.to_thread(self._update_shas, data)
-        finally:
-            # Never return (or fail) while a thread still feeds this hasher.
-            await asyncio.shield(md5)
+            await asyncio.shield(hashing)
+        except asyncio.CancelledError:
+            # The threads cannot be stopped: let them finish with `data` before
+            # the caller hands its buffer back to the upload budget.
+            await asyncio.wait({hashing})
+            raise
 
     def digests(self) -> Digests:
         return Digests(self._md5.hexdigest(), self._sha1.hexdigest(), self._sha256.hexdigest())

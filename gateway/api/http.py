@@ -101,11 +101,11 @@ async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # as aiohttp's own handler does: no body sent yet
     try:
-        # Chunks as they were received, never joined into larger ones: the
-        # upload copies them into its part buffers anyway.
-        async for chunk, _ in request.content.iter_chunks():
-            if chunk:
-                yield chunk
+        # What has arrived, as it arrived (joined only when several pieces wait):
+        # the upload copies it into its part buffers anyway. Not iter_chunks():
+        # on an empty body that may answer (b"", True) forever.
+        async for chunk in request.content.iter_any():
+            yield chunk
     except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as exc:
         raise UploadInterrupted() from exc
 

@@ -47,6 +47,9 @@ class FilesystemUpload(ObjectUpload):
         self._tmp_path = tmp_path
         self._final_path = final_path
         self._next_part = 1
+        # The last part's write: its thread runs on if we are cancelled, and the
+        # descriptor must stay open (its number not reused) until it ends.
+        self._writing: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"FilesystemUpload({self._final_path})"
@@ -54,8 +57,9 @@ class FilesystemUpload(ObjectUpload):
     async def write_part(self, number: int, data: bytes | bytearray) -> None:
         if number != self._next_part:
             raise StorageError(f"part {number} arrived before part {self._next_part}")
+        self._writing = asyncio.ensure_future(asyncio.to_thread(_write, self._fd, data, number > 1))
         try:
-            await asyncio.to_thread(_write, self._fd, data, number > 1)
+            await asyncio.shield(self._writing)
         except OSError as exc:
             raise StorageError(f"writing {self._tmp_path.name}: {exc.strerror}") from exc
         self._next_part += 1
@@ -75,6 +79,8 @@ class FilesystemUpload(ObjectUpload):
             os.close(fd)
 
     async def _abort(self) -> None:
+        if self._writing is not None:
+            await asyncio.wait({self._writing})
         self._close()
         await _remove_if_present(self._tmp_path)
 

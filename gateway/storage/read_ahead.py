@@ -48,5 +48,5 @@ async def read_ahead(chunks: AsyncGenerator[bytes, None],
         yield consume()
     finally:
         reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        # Waited for without raising its cancellation, nor hiding ours.
+        await asyncio.wait({reader})

@@ -133,11 +133,12 @@ async def _cleanup_call(client: Any, operation: str, **params: Any) -> Any:
 
 
 class _PartPayload(aiohttp.payload.Payload):
-    """How aiohttp sends a part botocore hands it: the buffer in one write, which
-    the transport sends from where it lies. aiohttp's own choices would copy it
-    (bytes become a BytesIO that botocore's handlers make and aiohttp reads back
-    64 KiB at a time, yielding to the loop after each) or warn that a large
-    bytes-like body might block the loop: writing it only queues it."""
+    """How aiohttp sends a part botocore hands it: slices of the buffer itself,
+    each written once the connection has taken the previous ones. aiohttp's own
+    choices would copy the part (bytes become a BytesIO that botocore's handlers
+    make and aiohttp reads back 64 KiB at a time) or hand the transport the
+    whole buffer in one write, which Python 3.11's transports copy whole and
+    keep queued, outside the upload budget, even after the request is cancelled."""
 
     def __init__(self, value: PartBuffer, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("content_type", "application/octet-stream")
@@ -151,11 +152,18 @@ class _PartPayload(aiohttp.payload.Payload):
         return bytes(self._value)
 
     async def write(self, writer: Any) -> None:
-        await writer.write(self._value)
+        await self.write_with_length(writer, None)
 
     async def write_with_length(self, writer: Any, content_length: int | None) -> None:
         with memoryview(self._value) as view:
-            await writer.write(view if content_length is None else view[:content_length])
+            end = len(view) if content_length is None else min(content_length, len(view))
+            for start in range(0, end, _SEND_SLICE):
+                # Awaits the transport's drain: at most a slice or so is ever queued.
+                await writer.write(view[start:min(start + _SEND_SLICE, end)])
+
+
+# A part goes to the connection this much at a time.
+_SEND_SLICE = 256 * 1024
 
 
 aiohttp.payload.register_payload(_PartPayload, PartBuffer, order=aiohttp.payload.Order.try_first)

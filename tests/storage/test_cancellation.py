@@ -91,3 +91,33 @@ async def test_cancel_while_creating_the_temp_file_leaves_nothing(
             await upload.abort()
     await asyncio.sleep(0.2)  # settle() finishes in the background
     assert [p for p in settings.objects_dir.rglob("*") if p.is_file()] == []
+
+
+async def test_fs_cancel_during_a_part_write_keeps_the_file_open_until_it_ends(
+        settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker thread cannot be stopped: the upload's descriptor stays open (its
+    number not reused by another file or socket) until the write ends."""
+    settings = settings_factory("fs")
+    real_write = fs_module._write
+    seen: list[str] = []
+
+    def slow_write(fd: int, data: Any, sync: bool) -> None:
+        time.sleep(0.5)  # the upload is cancelled meanwhile
+        try:
+            os.fstat(fd)
+        except OSError as exc:
+            seen.append(f"closed under the write: {exc}")
+            raise
+        real_write(fd, data, sync)
+        seen.append("written")
+
+    monkeypatch.setattr(fs_module, "_write", slow_write)
+    async with open_object_store(settings) as store:
+        upload = asyncio.ensure_future(upload_stream(
+            store, new_object_key(1), body(3 * MiB), sizer=PartSizer(1 * MiB), max_size=100 * MiB))
+        await asyncio.sleep(0.2)
+        upload.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upload
+    assert seen == ["written"]
+    assert [p for p in settings.objects_dir.rglob("*") if p.is_file()] == []
