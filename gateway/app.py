@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -12,6 +10,7 @@ from gateway.api.drain import drain_middleware
 from gateway.api.middleware import error_middleware, on_response_prepare, request_log_middleware
 from gateway.api.routes import setup_routes
 from gateway.auth import Authenticator
+from gateway.background import background_task
 from gateway.buffers import ByteBudget
 from gateway.db.identity import IdentityRepository
 from gateway.db.intents import UploadIntentRepository
@@ -68,11 +67,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
 async def destroyer_ctx(app: web.Application) -> AsyncIterator[None]:
     """Removes deleted packages in the background; its first sweep finishes
     whatever a previous process left marked."""
-    task = asyncio.create_task(app[DESTROYER].run(), name="package-destroyer")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background_task(app[DESTROYER].run(), "package-destroyer"):
+        yield
 
 
 async def package_events_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -81,11 +77,8 @@ async def package_events_ctx(app: web.Application) -> AsyncIterator[None]:
     events = EventRepository(app[DB_POOL])
     app[PACKAGE_EVENTS] = PackageEvents(events, app[SETTINGS])
     app[HOOK_DELIVERER] = HookDeliverer(events, app[DB_POOL], app[SETTINGS])
-    task = asyncio.create_task(app[HOOK_DELIVERER].run(), name="hook-deliverer")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background_task(app[HOOK_DELIVERER].run(), "hook-deliverer"):
+        yield
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -17,6 +17,7 @@ from gateway.errors import GatewayError, StorageError
 from gateway.logs import get_logger
 from gateway.metrics import DESTROYED_FILES
 from gateway.storage import ObjectStores
+from gateway.background import wait_event
 
 log = get_logger(__name__)
 
@@ -50,10 +51,7 @@ class PackageDestroyer:
                 log.error("destroy_sweep_failed", error=str(exc))
             except Exception:
                 log.exception("destroy_sweep_failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, self._interval)
 
     async def sweep(self) -> int:
         """Destroy everything marked now; returns how many files went. An object

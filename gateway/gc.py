@@ -22,7 +22,6 @@ collection run at a time across every process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.background import background_task
 from gateway.db.intents import UploadIntentRepository
 from gateway.db.pool import open_database
 from gateway.errors import Conflict, GatewayError
@@ -211,8 +211,5 @@ async def gc_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     collectors = collectors_for(app[OBJECT_STORES], UploadIntentRepository(app[DB_POOL]))
-    task = asyncio.create_task(periodic_collection(collectors, settings), name="gc")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background_task(periodic_collection(collectors, settings), "gc"):
+        yield

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 
 from gateway.errors import ServiceUnavailable
+from gateway.background import wait_event
 
 
 class ShuttingDown(ServiceUnavailable):
@@ -44,9 +45,7 @@ class Lifecycle:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
+            if not await wait_event(self._changed, remaining):
                 return not self._in_flight
         return True
 

@@ -26,6 +26,8 @@ from gateway.embedded import EmbeddedPostgres, start_embedded_postgres
 from gateway.settings import MiB, S3Settings, Settings
 from tests.harness import Gateway
 
+pytest_plugins = ["tests.hang_report"]
+
 TEMPLATE_DB = "gateway_template"
 MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

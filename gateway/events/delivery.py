@@ -31,6 +31,7 @@ from gateway.events.repository import EventRepository
 from gateway.logs import get_logger
 from gateway.metrics import WEBHOOK_DELIVERIES
 from gateway.settings import Settings
+from gateway.background import wait_event
 
 log = get_logger(__name__)
 
@@ -84,8 +85,7 @@ class HookDeliverer:
                         log.error("hook_delivery_round_failed", error=str(exc))
                     except Exception:
                         log.exception("hook_delivery_round_failed")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._settings.hook_poll_interval)
+                    await wait_event(self._wake, self._settings.hook_poll_interval)
             finally:
                 await self._unlisten()
 
