@@ -15,8 +15,8 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-# Below this, a thread hop costs more than the hashing it would move.
-_INLINE_LIMIT = 64 * 1024
+# Below this, a thread hop costs more than the hashing (or checksum) it would move.
+INLINE_HASH_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class MultiHasher:
         self._sha256.update(data)
 
     async def update(self, data: bytes | bytearray | memoryview) -> None:
-        if len(data) <= _INLINE_LIMIT:
+        if len(data) <= INLINE_HASH_LIMIT:
             self.update_sync(data)
             return
         hashing = asyncio.gather(asyncio.to_thread(self._md5.update, data),

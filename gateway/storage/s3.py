@@ -27,6 +27,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import NotFoundInStorage, StorageError
+from gateway.hashing import INLINE_HASH_LIMIT
 from gateway.logs import get_logger
 from gateway.metrics import instrument_s3_client
 from gateway.settings import S3Settings
@@ -175,7 +176,7 @@ async def part_checksum(kind: str, data: bytes | bytearray) -> dict[str, str]:
     if kind == "none":
         return {}
     compute = _crc32_base64 if kind == "crc32" else _md5_base64
-    value = compute(data) if len(data) <= _INLINE_CHECKSUM_LIMIT else await asyncio.to_thread(compute, data)
+    value = compute(data) if len(data) <= INLINE_HASH_LIMIT else await asyncio.to_thread(compute, data)
     return {"ChecksumCRC32": value} if kind == "crc32" else {"ContentMD5": value}
 
 
@@ -185,10 +186,6 @@ def _md5_base64(data: bytes | bytearray) -> str:
 
 def _crc32_base64(data: bytes | bytearray) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-
-
-# Below this, a thread hop costs more than the checksum it would move.
-_INLINE_CHECKSUM_LIMIT = 64 * 1024
 
 
 class S3Upload(ObjectUpload):
