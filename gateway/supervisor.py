@@ -8,6 +8,11 @@ as a single `serve` does; it exits 0 once they all have. Everything the workers
 share lives in PostgreSQL (row locks, advisory locks), so background work (the
 destroyer, the garbage collector, webhook deliveries) is safe in every worker.
 
+If the supervisor itself is killed (SIGKILL, OOM), its workers do not live on
+unsupervised: the kernel sends each a SIGTERM (PR_SET_PDEATHSIG), and they drain
+and exit. Until the last one has, they hold the data directory's lock (its file
+descriptor is inherited), so a new `serve` on that directory refuses to start.
+
 Metrics: the workers write prometheus-client's multiprocess files to `metrics/`
 in the data directory (emptied at start), so `/metrics` in any worker counts all.
 """
@@ -15,11 +20,13 @@ in the data directory (emptied at start), so `/metrics` in any worker counts all
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import multiprocess
@@ -42,7 +49,7 @@ def supervise(settings: Settings, workers: int) -> None:
         raise StartupError("--workers needs a fixed port (GATEWAY_PORT or --port), not 0")
     lock = acquire_serve_lock(settings) if settings.database_url is None else None
     try:
-        code = asyncio.run(Supervisor(settings, workers).run())
+        code = asyncio.run(Supervisor(settings, workers, lock).run())
     finally:
         if lock is not None:
             os.close(lock)
@@ -52,8 +59,9 @@ def supervise(settings: Settings, workers: int) -> None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, workers: int) -> None:
+    def __init__(self, settings: Settings, workers: int, lock: int | None = None) -> None:
         self.settings = settings
+        self.lock = lock  # the data directory's lock, passed on to every worker
         self.count = workers
         self.metrics_dir = Path(settings.data_dir) / METRICS_DIR
         self.stopping = False
@@ -105,7 +113,9 @@ class Supervisor:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gateway", "serve", "--worker",
             "--host", settings.host, "--port", str(settings.port),
-            "--data-dir", str(settings.data_dir), env=env)
+            "--data-dir", str(settings.data_dir), env=env,
+            pass_fds=() if self.lock is None else (self.lock,),
+            preexec_fn=_stop_with_parent(os.getpid()))
         log.info("worker_started", slot=slot, pid=process.pid)
         asyncio.get_running_loop().call_later(STARTUP_WINDOW, self._mark_ready, process)
         return process
@@ -121,3 +131,20 @@ class Supervisor:
         for process in self.processes.values():
             if process.returncode is None:
                 process.send_signal(signum)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _stop_with_parent(parent_pid: int) -> Callable[[], None]:
+    """For `preexec_fn`: runs in the worker between fork and exec. The kernel then
+    sends it SIGTERM when the supervisor dies, however it dies; the setting
+    survives exec. Looked up here, before the fork: the child only calls."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def stop_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # died before the call above: no signal comes
+            os._exit(1)
+
+    return stop_with_parent

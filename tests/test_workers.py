@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from tests.harness import wait_for
-from tests.serve_process import ServeProcess, clean_env, gateway_cli
+from tests.serve_process import ServeProcess, clean_env, gateway_cli, postgres_processes
 
 VERSIONS = 10
 UPLOADS = 200
@@ -108,3 +108,43 @@ async def test_workers_need_a_fixed_port(tmp_path: Path) -> None:
     code, _, err = await gateway_cli("serve", "--workers", "2", "--port", "0",
                                      env=clean_env(GATEWAY_DATA_DIR=str(tmp_path)))
     assert code == 1 and "--workers needs a fixed port" in err
+
+
+@pytest.mark.slow
+async def test_workers_of_a_killed_supervisor_drain_and_keep_the_data_dir_locked(
+        cluster_dir: Path) -> None:
+    """SIGKILL to the supervisor (embedded default): its workers get SIGTERM from
+    the kernel and drain; until they are gone, a new serve on that data directory
+    refuses to start, and afterwards one starts."""
+    env = clean_env(GATEWAY_DATA_DIR=str(cluster_dir / "data"), GATEWAY_LOG_LEVEL="warning",
+                    GATEWAY_SHUTDOWN_GRACE="5")
+    supervisor = await ServeProcess(env, cluster_dir).start("--workers", "2")
+    refused: ServeProcess | None = None
+    successor: ServeProcess | None = None
+    workers: list[psutil.Process] = []
+    try:
+        await supervisor.ready()
+        await wait_for(lambda: len(psutil.Process(supervisor.process.pid).children()) == 2, 30)
+        workers = await workers_of(supervisor)
+        supervisor.send_signal(signal.SIGKILL)
+
+        refused = await ServeProcess(env, cluster_dir).start()
+        assert await refused.wait(60) == 1
+        assert "already running on data directory" in refused.output
+
+        def gone(process: psutil.Process) -> bool:
+            return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+        await wait_for(lambda: all(gone(w) for w in workers), 30)
+        await supervisor.wait(30)
+
+        successor = await ServeProcess(env, cluster_dir).start()
+        await successor.ready()
+    finally:
+        for process in (supervisor, refused, successor):
+            if process is not None:
+                await process.stop()
+        for worker in workers:  # left running when the test failed
+            if worker.is_running():
+                worker.terminate()
+    await wait_for(lambda: not postgres_processes(cluster_dir / "data" / "postgres"), 30)
