@@ -190,6 +190,16 @@ class StorageError(ServiceUnavailable):
     service = "object storage"
 
 
+class StorageFull(StorageError):
+    """The data directory's file system is full (or over quota): retrying soon
+    will not help, freeing space will."""
+
+    status, title = 507, "Insufficient Storage"
+
+    def body(self) -> dict[str, str]:
+        return {"message": f"{self.status} {self.title} - object storage is full"}
+
+
 class DatabaseError(ServiceUnavailable):
     service = "the database"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ from typing import BinaryIO
 import aiofiles
 import aiofiles.os
 
-from gateway.errors import NotFoundInStorage, StorageError
+from gateway.errors import NotFoundInStorage, StorageError, StorageFull
 from gateway.storage.base import (
     FILE_STORE_LOCAL, OBJECT_KEY_PREFIX, OBJECT_KEY_RE, ObjectStore, ObjectUpload, StoredItem,
     WholeObjectUpload, settle,
@@ -61,7 +62,7 @@ class FilesystemUpload(ObjectUpload):
         try:
             await asyncio.shield(self._writing)
         except OSError as exc:
-            raise StorageError(f"writing {self._tmp_path.name}: {exc.strerror}") from exc
+            raise _write_failed(f"writing {self._tmp_path.name}", exc) from exc
         self._next_part += 1
 
     async def _complete(self) -> None:
@@ -71,7 +72,7 @@ class FilesystemUpload(ObjectUpload):
             await aiofiles.os.rename(self._tmp_path, self._final_path)
             await asyncio.to_thread(_fsync_dir, self._final_path.parent)
         except OSError as exc:
-            raise StorageError(f"finishing {self._final_path.name}: {exc.strerror}") from exc
+            raise _write_failed(f"finishing {self._final_path.name}", exc) from exc
 
     def _close(self) -> None:
         fd, self._fd = self._fd, -1
@@ -102,7 +103,7 @@ class FilesystemWholeUpload(WholeObjectUpload):
         try:
             await asyncio.to_thread(_write_whole, self._final_path, data)
         except OSError as exc:
-            raise StorageError(f"writing {self._final_path.name}: {exc.strerror}") from exc
+            raise _write_failed(f"writing {self._final_path.name}", exc) from exc
 
     async def _discard(self) -> None:
         await _remove_if_present(self._final_path)
@@ -126,6 +127,12 @@ def _write_whole(final_path: Path, data: bytes | bytearray) -> None:
             os.remove(tmp_path)
         raise
     _fsync_dir(final_path.parent)
+
+
+def _write_failed(what: str, exc: OSError) -> StorageError:
+    """A full disk is 507 (free space, then retry), anything else 503."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return (StorageFull if full else StorageError)(f"{what}: {exc.strerror}")
 
 
 def _write(fd: int, data: bytes | bytearray, sync: bool) -> None:

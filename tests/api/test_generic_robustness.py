@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import os
 import time
 from collections.abc import Callable
@@ -228,3 +229,22 @@ async def test_far_if_unmodified_since_dates_are_ignored(gateway_factory: Gatewa
     assert (await gateway.client.delete(f"{url}/package_files/{file_id}", headers=stale)).status == 412
     odd = {**maintainer.headers, "If-Unmodified-Since": "Fri, 31 Dec 9999 23:30:00 -0100"}
     assert (await gateway.client.delete(f"{url}/package_files/{file_id}", headers=odd)).status == 204
+
+
+@pytest.mark.parametrize("size", [1000, 12 * MiB], ids=["one-part", "multipart"])
+async def test_a_full_disk_is_507_and_leaves_nothing(gateway_factory: GatewayFactory,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     size: int) -> None:
+    """ENOSPC while writing (the one-part file's fsync; a later part's fdatasync)."""
+    gateway = await gateway_factory("fs")
+    developer = await gateway.user("developer", await gateway.project())
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    monkeypatch.setattr(os, "fdatasync", disk_full)
+    response = await gateway.put(developer, os.urandom(size))
+    assert response.status == 507
+    assert await response.json() == {"message": "507 Insufficient Storage - object storage is full"}
+    await gateway.assert_nothing_stored()

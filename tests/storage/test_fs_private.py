@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import StorageError
+from gateway.errors import StorageFull
 from gateway.settings import MiB
 from gateway.storage import new_object_key
 from gateway.storage.fs import FilesystemObjectStore
@@ -82,7 +82,7 @@ async def test_a_one_part_file_is_private_and_a_failed_write_leaves_nothing(
 
     monkeypatch.setattr(os, "fsync", disk_full)
     lost = new_object_key(3)
-    with pytest.raises(StorageError, match="No space left"):
+    with pytest.raises(StorageFull, match="No space left"):
         await upload_stream(store, lost, one_chunk(b"x" * 1000), sizer=PartSizer(MiB),
                             max_size=MiB)
     assert sorted(p.name for p in store.path_for(kept).parent.iterdir()) == [
