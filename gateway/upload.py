@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ from gateway.storage import ObjectStore, ObjectUpload, PartBuffer
 
 S3_MAX_PARTS = 10_000
 S3_MAX_OBJECT_SIZE = 5 * TiB
+# A part's buffer is reserved from the shared budget once this much of it (or the
+# rest of the body) has arrived: clients that stall early hold none of it.
+RESERVE_WHEN_PENDING = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ async def upload_stream(
             with (budget or ByteBudget(S3_MAX_OBJECT_SIZE)).lease() as lease:
                 # An empty file is one empty part.
                 first_size = 0 if await reader.at_end() else _part_size(sizer, 1, 0)
+                await reader.gather(min(first_size, RESERVE_WHEN_PENDING))
                 await lease.acquire(first_size)
                 first = await _read_part(reader, first_size)
                 if await reader.at_end():
@@ -202,33 +207,56 @@ class _BodyReader:
         self._chunks: AsyncIterator[bytes] = aiter(body)
         self._max_size = max_size
         self._idle_timeout = idle_timeout
-        self._chunk = memoryview(b"")
+        self._pending: deque[memoryview] = deque()  # received, not yet copied
+        self._pending_bytes = 0
+        self._eof = False
         self.total = 0
-        self.ended = False
 
     def drop_pending(self) -> None:
-        """Let go of the chunk not yet copied: a failed upload's traceback may
+        """Let go of the chunks not yet copied: a failed upload's traceback may
         keep this reader alive for a while."""
-        self._chunk = memoryview(b"")
+        self._pending.clear()
+        self._pending_bytes = 0
 
     async def at_end(self) -> bool:
         """Whether the body is over; reads its next chunk if none is pending."""
-        if not self._chunk and not self.ended:
-            chunk = await self._next_chunk()
-            if chunk is None:
-                self.ended = True
-            else:
-                self._chunk = memoryview(chunk)
-        return self.ended
+        while not self._pending and not self._eof:
+            await self._fetch()
+        return not self._pending
+
+    async def gather(self, count: int) -> None:
+        """Until `count` bytes are pending or the body is over. A part's buffer is
+        reserved only once its first bytes are here, so a client that stalls
+        early holds nothing of the shared budget (aiohttp's own per-connection
+        buffer, outside the budget, holds about as much)."""
+        while self._pending_bytes < count and not self._eof:
+            await self._fetch()
 
     def copy_into(self, buffer: bytearray, start: int) -> int:
         """Copy pending bytes into `buffer[start:]`; `at_end()` first fetches them.
 
         Never awaits, so no suspended frame but the caller's holds the buffer."""
-        count = min(len(buffer) - start, len(self._chunk))
-        buffer[start:start + count] = self._chunk[:count]
-        self._chunk = self._chunk[count:]
-        return count
+        copied = 0
+        while self._pending and start < len(buffer):
+            head = self._pending[0]
+            count = min(len(buffer) - start, len(head))
+            buffer[start:start + count] = head[:count]
+            if count == len(head):
+                self._pending.popleft()
+            else:
+                self._pending[0] = head[count:]
+            start += count
+            copied += count
+        self._pending_bytes -= copied
+        return copied
+
+    async def _fetch(self) -> None:
+        chunk = await self._next_chunk()
+        if chunk is None:
+            self._eof = True
+        elif chunk:
+            self._pending.append(memoryview(chunk))
+            self._pending_bytes += len(chunk)
 
     async def _next_chunk(self) -> bytes | None:
         try:
@@ -338,6 +366,7 @@ async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
                     if await reader.at_end():
                         break
                     size = _part_size(sizer, number, offset)
+                    await reader.gather(min(size, RESERVE_WHEN_PENDING))
                     await lease.acquire(size)  # waits while the budget is spent
                     part = _Part(number, await _read_part(reader, size), size, lease, in_flight)
                 # Hash parts strictly in order, overlapping with reading the next.

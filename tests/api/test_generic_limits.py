@@ -29,7 +29,7 @@ from gateway.db.identity import IdentityRepository
 from gateway.keys import UPLOAD_BUDGET
 from gateway.settings import MiB
 from tests.conftest import MOTO_CREDENTIALS
-from tests.harness import Gateway, GatewayFactory, Identity, parse_response
+from tests.harness import Gateway, GatewayFactory, Identity, parse_response, wait_for
 from tests.serve_process import terminate
 
 
@@ -148,6 +148,38 @@ async def test_a_client_that_stops_mid_part_gets_408_and_frees_its_buffer(
     # The budget is whole again: a normal upload goes through.
     response = await gateway.put(dev, os.urandom(12 * MiB))
     assert response.status == 201
+
+
+async def test_clients_that_stall_early_hold_none_of_the_budget(
+        gateway_factory: GatewayFactory, storage: str) -> None:
+    """Eight uploads announcing 100 MB that send a byte, or a few KiB, and stall:
+    with a 16 MiB budget they would hold it all, part by part, and every other
+    upload would wait. A part is reserved only once 64 KiB of it is here."""
+    gateway = await gateway_factory(storage, upload_buffer_bytes=16 * MiB)
+    dev = await gateway.developer()
+    host, port = gateway.client.server.host, gateway.client.server.port
+    stalled = []
+    try:
+        for n in range(8):
+            path = gateway.package_path(dev.project_id, "pkg", "1.0.0", f"stalled-{n}.bin")
+            reader, writer = await open_upload(host, port, path, dev.headers,
+                                               content_length=100_000_000)
+            writer.write(b"x" if n % 2 else os.urandom(4096))
+            await writer.drain()
+            stalled.append(writer)
+        await wait_for(lambda: gateway.registry.uploads_in_flight == 8)
+        assert gateway.app[UPLOAD_BUDGET].in_use == 0
+
+        small = await asyncio.wait_for(gateway.put(dev, b"abc", file_name="small.txt"), 10)
+        assert small.status == 201
+        large = await asyncio.wait_for(gateway.put(dev, os.urandom(12 * MiB),
+                                                   file_name="large.bin"), 30)
+        assert large.status == 201
+    finally:
+        for writer in stalled:
+            writer.close()
+    await gateway.wait_until_idle()
+    assert gateway.app[UPLOAD_BUDGET].in_use == 0
 
 
 # -- 20 stalled uploaders against `gateway serve`, RSS measured ------------------
