@@ -22,6 +22,9 @@ class ShuttingDown(ServiceUnavailable):
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}
 
+    def body(self) -> dict[str, str]:
+        return {"message": f"{self.status} {self.title} - the gateway is shutting down"}
+
 
 class Lifecycle:
     def __init__(self) -> None:

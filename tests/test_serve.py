@@ -146,7 +146,9 @@ async def test_sigterm_lets_uploads_in_flight_finish(serve_factory: ServeFactory
     idle_writer.write(liveness)
     status, headers, body = await read_response(idle_reader)
     assert status == 503 and headers["connection"] == "close"
-    assert json.loads(body)["message"].startswith("503 Service Unavailable")
+    assert json.loads(body) == {
+        "message": "503 Service Unavailable - the gateway is shutting down"}
+    assert headers["retry-after"] == "5"
     assert await idle_reader.read() == b""  # and the connection is closed
     idle_writer.close()
 
@@ -185,6 +187,11 @@ async def test_grace_over_cancels_what_is_left(serve_factory: ServeFactory,
         await upload
     objects = cluster_dir / "gateway-data" / "objects"
     assert [p for p in objects.rglob("*") if p.is_file()] == []  # the upload aborted cleanly
+    # Logged as stopped by this server, not as a client that went away.
+    lines = [json.loads(line) for line in serve.stdout.decode().splitlines()
+             if line.startswith("{") and "late.bin" in line]
+    assert [(entry["status"], entry["stopped_at_shutdown"]) for entry in lines
+            if entry.get("event") == "request"] == [(503, True)], serve.output
 
 
 async def test_sigkill_then_serve_again_reuses_the_database(serve_factory: ServeFactory,

@@ -21,8 +21,10 @@ REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = web.RequestKey("request_id", str)
 RESPONSE_STARTED = web.RequestKey("response_started", bool)
 _REQUEST_ID_RE = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
-# What nginx logs when the client goes away before the answer.
-STATUS_CLIENT_CLOSED = 499
+# aiohttp does not cancel a handler whose client went away (handler_cancellation
+# is off): a cancelled request was stopped by this server, when the shutdown
+# grace ran out. Logged as 503, not nginx's 499, which would blame the client.
+STATUS_STOPPED_AT_SHUTDOWN = 503
 
 
 @web.middleware
@@ -43,7 +45,8 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         status = exc.status
         raise
     except asyncio.CancelledError:
-        status = STATUS_CLIENT_CLOSED
+        status = STATUS_STOPPED_AT_SHUTDOWN
+        structlog.contextvars.bind_contextvars(stopped_at_shutdown=True)
         raise
     finally:
         resource = request.match_info.route.resource
