@@ -16,6 +16,9 @@ from gateway.errors import InvalidField
 PACKAGE_NAME_RE = re.compile(r"\A[A-Za-z0-9._+-]+\Z")
 PACKAGE_VERSION_RE = re.compile(r"\A(?!.*\.\.)[\w+.-]+\Z", re.ASCII)
 FILE_NAME_RE = re.compile(r"\A(?!~)(?!@)[A-Za-z0-9._+~@-]+(?<!~)(?<!@)\Z")
+# The directory form's `path` has no regexp in GitLab, only its traversal check
+# (`file_path: true`): any characters but control ones (a NUL cannot be stored).
+DIRECTORY_RE = re.compile(r"\A[^\x00-\x1f\x7f]+\Z")
 
 PACKAGE_STATUSES = ("default", "hidden")
 # GitLab's limit for names, versions and file names (the directory form's whole path).
@@ -80,7 +83,7 @@ def parse_generic_tail(project_segment: str, tail_segments: list[str]) -> Generi
         raise InvalidField("file_name")
     name = checked_segment(tail_segments[0], "package_name", PACKAGE_NAME_RE)
     version = checked_segment(tail_segments[1], "package_version", PACKAGE_VERSION_RE)
-    directories = [checked_segment(s, "path", FILE_NAME_RE) for s in tail_segments[2:-1]]
+    directories = [checked_segment(s, "path", DIRECTORY_RE) for s in tail_segments[2:-1]]
     file_name = checked_segment(tail_segments[-1], "file_name", FILE_NAME_RE)
     stored = file_name
     if directories:

@@ -59,6 +59,13 @@ def test_directory_form_is_stored_as_ruby_encodes_it() -> None:
     assert encode_uri_component("a b*-._") == "a%20b*-._"
 
 
+@pytest.mark.parametrize("directory", ["%00", "a%0Ab", "a%7Fb", "..", "%2e%2e", "a%2Fb", ""])
+def test_directories_refuse_control_characters_and_traversal(directory: str) -> None:
+    with pytest.raises(InvalidField) as raised:
+        parse_generic_tail("1", ["pkg", "1.0", directory, "f"])
+    assert raised.value.field == "path"
+
+
 def test_project_reference_forms() -> None:
     assert parse_project_ref("group%2Fsub%2Fproject") == "group/sub/project"
     assert parse_project_ref("42") == "42"

@@ -145,6 +145,23 @@ async def test_directory_path_form(gateway: Gateway) -> None:
         "attachment; filename=\"tool\"; filename*=UTF-8''tool")
 
 
+@pytest.mark.parametrize(("directory", "stored"), [
+    ("my%20dir", "my%20dir%2Ftool"), ("caf%C3%A9", "caf%C3%A9%2Ftool"),
+    ("~a", "%7Ea%2Ftool"), ("a:b", "a%3Ab%2Ftool"),
+])
+async def test_directory_names_take_any_printable_characters(
+        gateway_factory: GatewayFactory, directory: str, stored: str) -> None:
+    """GitLab's `path` has only its traversal check, no character rule."""
+    gateway = await gateway_factory("fs")
+    dev = await gateway.developer()
+    path = gateway.package_path(dev.project_id, "pkg", "1.0.0", f"{directory}/tool")
+    response = await gateway.client.put(path, data=b"binary", headers=dev.headers,
+                                        params={"select": "package_file"})
+    assert response.status == 200, await response.text()
+    assert (await response.json())["file_name"] == stored
+    assert await (await gateway.client.get(path, headers=dev.headers)).read() == b"binary"
+
+
 async def test_project_can_be_named_by_url_encoded_path(gateway: Gateway) -> None:
     dev = await gateway.developer()
     response = await gateway.put(dev, b"x", project=dev.project_path)
