@@ -324,14 +324,20 @@ async def test_packages_the_finder_does_not_find_are_404_not_found(
     assert (await gateway.get(maintainer, name="hidden")).status == 200
 
 
-async def test_a_missing_file_of_a_package_is_404_not_found(gateway_factory: GatewayFactory) -> None:
-    """GitLab's `not_found!` once the package was found: capital F."""
-    gateway = await gateway_factory("fs")
+async def one_package(gateway: Gateway) -> tuple[dict[str, Any], Identity, int, int]:
+    """A project with a maintainer and one package of one file: their ids."""
     project = await gateway.project()
     maintainer = await gateway.user("maintainer", project)
     await publish(gateway, maintainer, {"tool": ["1.0"]})
     async with gateway.pool.acquire() as conn:
         package_id, file_id = await conn.fetchrow("SELECT package_id, id FROM package_files")
+    return project, maintainer, package_id, file_id
+
+
+async def test_a_missing_file_of_a_package_is_404_not_found(gateway_factory: GatewayFactory) -> None:
+    """GitLab's `not_found!` once the package was found: capital F."""
+    gateway = await gateway_factory("fs")
+    project, maintainer, package_id, file_id = await one_package(gateway)
     package = f"/api/v4/projects/{project['id']}/packages/{package_id}"
     for method, url in (("GET", f"{package}/package_files/{file_id + 1000}/download"),
                         ("DELETE", f"{package}/package_files/{file_id + 1000}"),
@@ -360,11 +366,7 @@ async def test_ids_that_are_not_integers_are_400(gateway_factory: GatewayFactory
     """Grape's `type: Integer` on the route's id, under GitLab's parameter name;
     the gateway's own resources beside packages still answer."""
     gateway = await gateway_factory("fs")
-    project = await gateway.project()
-    maintainer = await gateway.user("maintainer", project)
-    await publish(gateway, maintainer, {"tool": ["1.0"]})
-    async with gateway.pool.acquire() as conn:
-        package_id, file_id = await conn.fetchrow("SELECT package_id, id FROM package_files")
+    project, maintainer, package_id, file_id = await one_package(gateway)
     packages = f"/api/v4/projects/{project['id']}/packages"
     rules = f"{packages}/protection/rules"
     cases = [
