@@ -113,7 +113,8 @@ async def list_package_files(request: web.Request) -> web.Response:
 async def delete_project_package(request: web.Request) -> web.Response:
     access = await authorize(request, project_ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_package(
-        access, package_id(request), displayable=True, unmodified_since=_unmodified_since(request), origin=Origin.of(access.actor, request.remote))
+        access, package_id(request), displayable=True, unmodified_since=_unmodified_since(request),
+        origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 
