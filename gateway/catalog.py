@@ -33,6 +33,9 @@ PACKAGE_ORDERS = ("created_at", "name", "version", "type")
 GROUP_PACKAGE_ORDERS = (*PACKAGE_ORDERS, "project_path")
 FILE_ORDERS = ("id", "created_at", "file_name")
 SORTS = ("asc", "desc")
+# What GitLab's PackageFinder finds (its `.displayable`); the Packages API's
+# id routes answer any other package, hidden ones too, as a missing one.
+DISPLAYABLE_STATUSES = ("default", "error", "deprecated")
 # Totals are counted up to here, as GitLab does; past it they are left out.
 COUNT_LIMIT = 10_000
 # Offsets stay cheap: in lists too long to count, deeper pages are refused
@@ -125,12 +128,13 @@ class Catalog:
             lambda limit, offset: self._packages.list_packages(order, *filters, limit, offset),
             page)
 
-    async def package(self, project_id: int, package_id: int, *, listed_only: bool = False) -> Package:
-        """A package of the project; `listed_only`: as the single-package route
-        shows them (not hidden), GitLab's "detailed info" statuses."""
+    async def package(self, project_id: int, package_id: int, *, displayable: bool = False) -> Package:
+        """A package of the project (GitLab's RecordNotFound otherwise);
+        `displayable`: only those the Packages API finds (not hidden); the
+        registry pages show hidden ones too."""
         package = await self._packages.find_package(project_id, package_id)
-        if package is None or (listed_only and package.status != "default"):
-            raise NotFound("Package")
+        if package is None or (displayable and package.status not in DISPLAYABLE_STATUSES):
+            raise RecordNotFound()
         return package
 
     async def versions(self, package: Package) -> list[asyncpg.Record]:
@@ -138,44 +142,46 @@ class Catalog:
 
     async def files(self, project_id: int, package_id: int, order_by: str, sort: str,
                     page: Page) -> Listing[PackageFile]:
-        package = await self.package(project_id, package_id)
+        package = await self.package(project_id, package_id, displayable=True)
         total = await self._packages.count_files(package.id)
         if page.offset >= total:
             return Listing([], page, total, has_more=False)
         items = await self._packages.list_files(package.id, order_by, sort, page.size, page.offset)
         return Listing(items, page, total, has_more=page.offset + len(items) < total)
 
-    async def file(self, project_id: int, package_id: int, file_id: int) -> PackageFile:
-        """A live file of a package of the project, as the files route lists them."""
-        await self.package(project_id, package_id)
+    async def file(self, project_id: int, package_id: int, file_id: int, *,
+                   displayable: bool = False) -> PackageFile:
+        """A live file of a package of the project, as the files route lists them
+        (GitLab's `not_found!` when the package has no such file)."""
+        await self.package(project_id, package_id, displayable=displayable)
         package_file = await self._packages.find_file(package_id, file_id)
         if package_file is None:
-            raise NotFound("Package File")
+            raise NotFound()
         return package_file
 
     async def delete_package(self, access: Access, package_id: int,
                              unmodified_since: dt.datetime | None = None, *,
-                             origin: Origin) -> None:
+                             origin: Origin, displayable: bool = False) -> None:
         project_id = access.project.id
-        package = await self.package(project_id, package_id)
+        package = await self.package(project_id, package_id, displayable=displayable)
         await self._protection.check_delete(access, package.name)
         _check_unmodified_since(package.updated_at, unmodified_since)
         if not await self._packages.mark_package_for_destruction(project_id, package_id,
                                                                  origin=origin):
-            raise NotFound("Package")  # destroyed by someone else meanwhile
+            raise RecordNotFound()  # destroyed by someone else meanwhile
         self._destroyer.wake()
 
     async def delete_file(self, access: Access, package_id: int, file_id: int,
                           unmodified_since: dt.datetime | None = None, *,
-                          origin: Origin) -> None:
+                          origin: Origin, displayable: bool = False) -> None:
         project_id = access.project.id
-        package = await self.package(project_id, package_id)
+        package = await self.package(project_id, package_id, displayable=displayable)
         await self._protection.check_delete(access, package.name)
-        package_file = await self.file(project_id, package_id, file_id)
+        package_file = await self.file(project_id, package_id, file_id, displayable=displayable)
         _check_unmodified_since(package_file.updated_at, unmodified_since)
         if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id,
                                                               origin=origin):
-            raise NotFound("Package File")
+            raise NotFound()
         self._destroyer.wake()
 
     async def delete_generic_files(self, access: Access, name: str, version: str,

@@ -22,7 +22,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     if use_json:
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        renderer = structlog.dev.ConsoleRenderer(  # plain: rich's tracebacks show locals
+            exception_formatter=structlog.dev.plain_traceback)
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -30,7 +31,10 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         structlog.processors.StackInfoRenderer(),
     ]
     if use_json:
-        processors.append(structlog.processors.dict_tracebacks)
+        # Without local variables: a frame's locals may hold a token (a query
+        # parameter, a header) and secrets are never logged.
+        processors.append(structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)))
     processors.append(renderer)
     structlog.configure(
         processors=processors,

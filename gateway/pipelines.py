@@ -21,8 +21,8 @@ class PackagePipelines:
         self._catalog = catalog
 
     async def list(self, project_id: int, package_id: int, page: Page) -> Listing[asyncpg.Record]:
-        """Newest first; the package must be the project's (404 otherwise)."""
-        package = await self._catalog.package(project_id, package_id)
+        """Newest first; the package must be the project's and not hidden (404 otherwise)."""
+        package = await self._catalog.package(project_id, package_id, displayable=True)
         total = await self._pipelines.count_for_package(package.id)
         if page.offset >= total:
             return Listing([], page, total, has_more=False)

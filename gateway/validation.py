@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from gateway.errors import InvalidField
+from gateway.errors import InvalidField, InvalidParam
 
 # GitLab's Gitlab::Regex rules (Ruby \z is Python \Z; \w is ASCII in Ruby).
 PACKAGE_NAME_RE = re.compile(r"\A[A-Za-z0-9._+-]+\Z")
@@ -104,7 +104,7 @@ def parse_status(value: str | None) -> str | None:
     if value is None:
         return None
     if value not in PACKAGE_STATUSES:
-        raise InvalidField("status")
+        raise InvalidParam("status")  # Grape's `values:`
     return value
 
 
@@ -112,5 +112,5 @@ def parse_select(value: str | None) -> str | None:
     if value is None:
         return None
     if value != "package_file":
-        raise InvalidField("select")
+        raise InvalidParam("select")  # Grape's `values:`
     return value

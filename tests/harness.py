@@ -109,11 +109,11 @@ class Gateway:
     async def get(self, who: Identity | None, *, name: str = "pkg", version: str = "1.0.0",
                   file_name: str = "file.bin", project: Any = None,
                   headers: dict[str, str] | None = None, method: str = "GET",
-                  path: str | None = None) -> ClientResponse:
+                  path: str | None = None, params: dict[str, str] | None = None) -> ClientResponse:
         url = path or self.package_path(project or (who.project_id if who else 1), name, version,
                                         file_name)
         all_headers = {**(who.headers if who else {}), **(headers or {})}
-        return await self.client.request(method, url, headers=all_headers)
+        return await self.client.request(method, url, headers=all_headers, params=params)
 
     # -- looks behind the gateway's back ----------------------------------------
     async def count(self, table: str) -> int:

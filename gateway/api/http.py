@@ -15,7 +15,7 @@ from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.auth import (
-    Access, Action, Authenticator, Credential, GroupAccess, Surface, read_credential,
+    Access, Action, Authenticator, Credentials, GroupAccess, Surface, read_credentials,
 )
 from gateway.errors import BadRequest, InvalidField, RangeNotSatisfiable, UploadInterrupted
 from gateway.keys import AUTHENTICATOR
@@ -36,13 +36,13 @@ def raw_id_segment(request: web.Request) -> str:
     return request.rel_url.raw_path.split("/")[_ID_SEGMENT]
 
 
-def _credential(request: web.Request) -> tuple[Authenticator, Credential | None]:
+def _credential(request: web.Request) -> tuple[Authenticator, Credentials]:
     authenticator = request.app[AUTHENTICATOR]
-    return authenticator, read_credential(request.headers,
-                                          proxy_enabled=authenticator.proxy_enabled)
+    return authenticator, read_credentials(request.headers, request.query,
+                                           proxy_enabled=authenticator.proxy_enabled)
 
 
-def request_credential(request: web.Request) -> Credential | None:
+def request_credential(request: web.Request) -> Credentials:
     return _credential(request)[1]
 
 
@@ -50,7 +50,7 @@ async def authorize(request: web.Request, project_ref: str, action: Action,
                     surface: Surface = Surface.GENERIC) -> Access:
     """Who is asking, and may they do this here; bound to the request's log line."""
     authenticator, credential = _credential(request)
-    if credential is None and (signed_in := await api_session_actor(request)) is not None:
+    if not credential.sent and (signed_in := await api_session_actor(request)) is not None:
         access = await authenticator.authorize_actor(project_ref, signed_in, action, surface)
     else:
         access = await authenticator.authorize(project_ref, credential, action, surface)

@@ -11,14 +11,17 @@ from aiohttp import web
 
 from gateway.api.generic import send_file
 from gateway.api.http import authorize, request_params
-from gateway.api.packages import PACKAGE_FILE, PROJECT_PACKAGES, path_id, project_ref, text_param
+from gateway.api.packages import (
+    PACKAGE_FILE, PROJECT_PACKAGES, package_file_id, package_id, project_ref, text_param,
+)
+from gateway.api.params import path_id
 from gateway.api.pagination import paginated, parse_page
 from gateway.auth import Access, Action, Surface
 from gateway.catalog import check_choice
-from gateway.errors import BadRequest, Forbidden
+from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.events import EVENT_KINDS, Origin
 from gateway.events.service import EventFilter
-from gateway.keys import PACKAGE_EVENTS
+from gateway.keys import CATALOG, PACKAGE_EVENTS
 from gateway.models import AccessLevel
 
 EVENTS = PROJECT_PACKAGES + "/events"
@@ -57,6 +60,10 @@ async def _at_least(request: web.Request, action: Action, level: AccessLevel) ->
     if access.level is None or access.level < level:
         raise Forbidden()
     return access
+
+
+def _hook_id(request: web.Request) -> int:
+    return path_id(request, "hook_id", missing=lambda: NotFound("Hook"))
 
 
 def _optional_text(body: dict[str, Any], name: str) -> str | None:
@@ -116,7 +123,7 @@ async def add_hook(request: web.Request) -> web.Response:
 
 async def remove_hook(request: web.Request) -> web.Response:
     access = await _at_least(request, Action.WRITE, AccessLevel.MAINTAINER)
-    await request.app[PACKAGE_EVENTS].remove_hook(path_id(request, "hook_id", "Hook"),
+    await request.app[PACKAGE_EVENTS].remove_hook(_hook_id(request),
                                                   access.project.id)
     return web.Response(status=204)
 
@@ -124,7 +131,7 @@ async def remove_hook(request: web.Request) -> web.Response:
 async def list_deliveries(request: web.Request) -> web.Response:
     access = await _at_least(request, Action.LIST, AccessLevel.MAINTAINER)
     listing = await request.app[PACKAGE_EVENTS].deliveries(
-        path_id(request, "hook_id", "Hook"), access.project.id, parse_page(request))
+        _hook_id(request), access.project.id, parse_page(request))
     return paginated(request, listing, listing.items)
 
 
@@ -150,8 +157,7 @@ async def get_package_file(request: web.Request) -> web.Response:
     """One file, with its verification status (pending and failed files too)."""
     access = await _authorize(request, Action.LIST)
     return web.json_response(await request.app[PACKAGE_EVENTS].package_file(
-        access.project.id, path_id(request, "package_id", "Package"),
-        path_id(request, "file_id", "Package File")))
+        access.project.id, package_id(request), package_file_id(request)))
 
 
 async def _verifier(request: web.Request) -> Access:
@@ -168,9 +174,10 @@ async def download_package_file(request: web.Request) -> web.StreamResponse:
     download's headers, Range and ETag handling. Verified files download with read
     access; files still waiting or rejected only for those who may verify them."""
     access = await _authorize(request, Action.READ)
+    # GitLab's PackageFinder first: a hidden or missing package is 404 Not found.
+    await request.app[CATALOG].package(access.project.id, package_id(request), displayable=True)
     record = await request.app[PACKAGE_EVENTS].stored_file(
-        access.project.id, path_id(request, "package_id", "Package"),
-        path_id(request, "file_id", "Package File"))
+        access.project.id, package_id(request), package_file_id(request))
     if record.status != "default":
         await _verifier(request)
     return await send_file(request, record.file, unquote(record.file.file_name).rsplit("/", 1)[-1])
@@ -181,7 +188,6 @@ async def verify_package_file(request: web.Request) -> web.Response:
     access = await _verifier(request)
     body = await request_params(request)
     result = await request.app[PACKAGE_EVENTS].verify(
-        access.project.id, path_id(request, "package_id", "Package"),
-        path_id(request, "file_id", "Package File"), _optional_text(body, "status") or "",
-        _optional_text(body, "reason"), Origin.of(access.actor, request.remote))
+        access.project.id, package_id(request), package_file_id(request),
+        _optional_text(body, "status") or "", _optional_text(body, "reason"), Origin.of(access.actor, request.remote))
     return web.json_response(result)

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from gateway.api import entities
 from gateway.api.http import authorize, raw_id_segment
-from gateway.api.packages import PROJECT_PACKAGE, path_id
+from gateway.api.packages import PROJECT_PACKAGE, package_id
 from gateway.api.pagination import base_url, paginated, parse_page
 from gateway.auth import Action, Surface
 from gateway.keys import PIPELINES, SETTINGS
@@ -20,7 +20,7 @@ async def list_package_pipelines(request: web.Request) -> web.Response:
     access = await authorize(request, parse_project_ref(raw_id_segment(request)), Action.LIST,
                              Surface.API)
     listing = await request.app[PIPELINES].list(
-        access.project.id, path_id(request, "package_id", "Package"), parse_page(request))
+        access.project.id, package_id(request), parse_page(request))
     base, external = base_url(request), request.app[SETTINGS].external_url
     return paginated(request, listing, [
         entities.pipeline(row, access.project.path, base_url=base, external_url=external)

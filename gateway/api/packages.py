@@ -12,23 +12,26 @@ from aiohttp import web
 
 from gateway.api import entities, serializers
 from gateway.api.http import authorize, authorize_group, raw_id_segment
+from gateway.api.params import boolean, path_id
 from gateway.api.pagination import base_url, paginated, parse_page
 from gateway.auth import Action, Surface
 from gateway.catalog import (
     FILE_ORDERS, GROUP_PACKAGE_ORDERS, PACKAGE_ORDERS, PACKAGE_STATUSES, PACKAGE_TYPES, SORTS,
     PackageFilter, check_choice,
 )
-from gateway.db.identity import MAX_BIGINT
-from gateway.errors import InvalidParam, NotFound
+from gateway.errors import InvalidParam, NotFound, RecordNotFound
 from gateway.events import Origin
 from gateway.keys import CATALOG, PIPELINES, SETTINGS
 from gateway.models import Package
 from gateway.validation import parse_project_ref
 
 PROJECT_PACKAGES = "/api/v4/projects/{id}/packages"
-PROJECT_PACKAGE = PROJECT_PACKAGES + "/{package_id:[0-9]+}"
+# Ids match any segment and are read by the handler, as Grape's `type: Integer`
+# (400 `package_id is invalid`); the gateway's own resources beside packages
+# (package_events.py, routed after these) are not package ids.
+PROJECT_PACKAGE = PROJECT_PACKAGES + "/{package_id:(?!(?:events|hooks|verification_gate)$)[^/]+}"
 PACKAGE_FILES = PROJECT_PACKAGE + "/package_files"
-PACKAGE_FILE = PACKAGE_FILES + "/{file_id:[0-9]+}"
+PACKAGE_FILE = PACKAGE_FILES + "/{file_id}"
 GROUP_PACKAGES = "/api/v4/groups/{id}/packages"
 
 
@@ -36,22 +39,14 @@ def project_ref(request: web.Request) -> str:
     return parse_project_ref(raw_id_segment(request))
 
 
-def path_id(request: web.Request, name: str, resource: str) -> int:
-    value = int(request.match_info[name])
-    if value > MAX_BIGINT:
-        raise NotFound(resource)
-    return value
+def package_id(request: web.Request) -> int:
+    """GitLab's PackageFinder answers an id no package has with RecordNotFound."""
+    return path_id(request, "package_id", missing=RecordNotFound)
 
 
-def _bool(request: web.Request, name: str) -> bool:
-    raw = request.query.get(name)
-    if raw is None:
-        return False
-    if raw.lower() in {"true", "1", "yes"}:
-        return True
-    if raw.lower() in {"false", "0", "no", ""}:
-        return False
-    raise InvalidParam(name)
+def package_file_id(request: web.Request) -> int:
+    """GitLab looks the file up with find_by_id, then `not_found!`."""
+    return path_id(request, "file_id", param="package_file_id", missing=NotFound)
 
 
 def text_param(request: web.Request, name: str) -> str | None:
@@ -64,7 +59,7 @@ def text_param(request: web.Request, name: str) -> str | None:
 def _package_filter(request: web.Request, orders: tuple[str, ...]) -> PackageFilter:
     query = request.query
     package_type, status = query.get("package_type"), query.get("status")
-    _bool(request, "include_versionless")  # validated; generic packages always have a version
+    boolean(request, "include_versionless")  # validated; generic packages always have a version
     return PackageFilter(
         package_type=check_choice("package_type", package_type, PACKAGE_TYPES) if package_type else None,
         package_name=text_param(request, "package_name"),
@@ -98,8 +93,7 @@ async def list_project_packages(request: web.Request) -> web.Response:
 async def get_project_package(request: web.Request) -> web.Response:
     access = await authorize(request, project_ref(request), Action.LIST, Surface.API)
     catalog = request.app[CATALOG]
-    package = await catalog.package(access.project.id, path_id(request, "package_id", "Package"),
-                                    listed_only=True)
+    package = await catalog.package(access.project.id, package_id(request), displayable=True)
     pipelines = await _latest_pipelines(request, [package])
     body = serializers.package(package, base_url=base_url(request), can_delete=access.can_delete,
                                pipeline=pipelines.get(package.id))
@@ -112,31 +106,30 @@ async def list_package_files(request: web.Request) -> web.Response:
     order_by = check_choice("order_by", request.query.get("order_by", "id"), FILE_ORDERS)
     sort = check_choice("sort", request.query.get("sort", "asc"), SORTS)
     listing = await request.app[CATALOG].files(
-        access.project.id, path_id(request, "package_id", "Package"), order_by, sort,
-        parse_page(request))
+        access.project.id, package_id(request), order_by, sort, parse_page(request))
     return paginated(request, listing, [serializers.package_file(f) for f in listing.items])
 
 
 async def delete_project_package(request: web.Request) -> web.Response:
     access = await authorize(request, project_ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_package(
-        access, path_id(request, "package_id", "Package"),
-        unmodified_since=_unmodified_since(request), origin=Origin.of(access.actor, request.remote))
+        access, package_id(request), displayable=True, unmodified_since=_unmodified_since(request),
+        origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 
 async def delete_package_file(request: web.Request) -> web.Response:
     access = await authorize(request, project_ref(request), Action.DELETE, Surface.API)
     await request.app[CATALOG].delete_file(
-        access, path_id(request, "package_id", "Package"),
-        path_id(request, "file_id", "Package File"), unmodified_since=_unmodified_since(request),
+        access, package_id(request), package_file_id(request), displayable=True,
+        unmodified_since=_unmodified_since(request),
         origin=Origin.of(access.actor, request.remote))
     return web.Response(status=204)
 
 
 async def list_group_packages(request: web.Request) -> web.Response:
     group_access = await authorize_group(request, project_ref(request),
-                                         include_subgroups=not _bool(request, "exclude_subgroups"))
+                                         include_subgroups=not boolean(request, "exclude_subgroups"))
     where, page = _package_filter(request, GROUP_PACKAGE_ORDERS), parse_page(request)
     listing = await request.app[CATALOG].list_packages(group_access.project_ids, where, page)
     base, pipelines = base_url(request), await _latest_pipelines(request, listing.items)

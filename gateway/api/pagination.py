@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from gateway.api.params import optional_integer
 from gateway.catalog import Listing, Page
-from gateway.errors import InvalidParam
+from gateway.errors import ParamError
 from gateway.keys import SETTINGS
 
 DEFAULT_PER_PAGE = 20
@@ -17,18 +18,15 @@ MAX_PER_PAGE = 100
 
 
 def parse_page(request: web.Request) -> Page:
-    """per_page above 100 is lowered to 100, as GitLab does; 0 or junk is a 400."""
-    return Page(_positive(request, "page", 1), min(_positive(request, "per_page", DEFAULT_PER_PAGE),
-                                                   MAX_PER_PAGE))
-
-
-def _positive(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
-        raise InvalidParam(name)
-    return int(raw)
+    """GitLab's PaginationParams (Integer `page` and `per_page`, per_page not 0),
+    read as Kaminari reads them: a page below 1 is the first, a negative per_page
+    the default, and per_page above 100 is 100."""
+    page, per_page = optional_integer(request, "page"), optional_integer(request, "per_page")
+    if per_page == 0:
+        raise ParamError("per_page has a value not allowed")  # Grape's except_values
+    if per_page is None or per_page < 0:
+        per_page = DEFAULT_PER_PAGE
+    return Page(max(page or 1, 1), min(per_page, MAX_PER_PAGE))
 
 
 def paginated(request: web.Request, listing: Listing[Any], body: list[Any]) -> web.Response:

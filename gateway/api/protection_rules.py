@@ -7,14 +7,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.http import authorize, raw_id_segment, request_params
+from gateway.api.params import path_id
 from gateway.auth import Access, Action, Surface
-from gateway.db.identity import MAX_BIGINT
 from gateway.errors import RecordNotFound
 from gateway.keys import PROTECTION
 from gateway.validation import parse_project_ref
 
 RULES = "/api/v4/projects/{id}/packages/protection/rules"
-RULE = RULES + "/{rule_id:[0-9]+}"
+RULE = RULES + "/{rule_id}"  # any segment: a non-integer is Grape's 400, from _rule_id
 
 
 async def _admin(request: web.Request) -> Access:
@@ -23,10 +23,9 @@ async def _admin(request: web.Request) -> Access:
 
 
 def _rule_id(request: web.Request) -> int:
-    value = int(request.match_info["rule_id"])
-    if value > MAX_BIGINT:
-        raise RecordNotFound()
-    return value
+    """GitLab's `requires :package_protection_rule_id, type: Integer`, then `find`."""
+    return path_id(request, "rule_id", param="package_protection_rule_id",
+                   missing=RecordNotFound)
 
 
 async def list_rules(request: web.Request) -> web.Response:

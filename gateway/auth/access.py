@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from gateway.auth.actors import ANONYMOUS, Actor
-from gateway.auth.credentials import Credential, CredentialKind
+from gateway.auth.credentials import Credentials
 from gateway.auth.proxy import ProxyVerifier
 from gateway.auth.tokens import DEPLOY_SCOPES, TokenVerifier
 from gateway.db.identity import IdentityRepository
@@ -85,18 +85,17 @@ class Authenticator:
     def proxy_enabled(self) -> bool:
         return self._proxy is not None
 
-    async def authenticate(self, credential: Credential | None,
+    async def authenticate(self, sent: Credentials | None,
                            surface: Surface = Surface.GENERIC) -> Actor:
-        if credential is None:
+        if sent is None or not sent.sent:
             return ANONYMOUS
         now = dt.datetime.now(dt.UTC)
-        if credential.kind is CredentialKind.PROXY:
+        if sent.proxy is not None:
             assert self._proxy is not None
-            return self._proxy.verify(credential.secret, now)
-        return await self._tokens.verify(credential, now,
-                                         deploy_tokens=surface is Surface.GENERIC)
+            return self._proxy.verify(sent.proxy, now)
+        return await self._tokens.verify(sent, now, deploy_tokens=surface is Surface.GENERIC)
 
-    async def authorize(self, project_ref: str, credential: Credential | None,
+    async def authorize(self, project_ref: str, credential: Credentials | None,
                         action: Action, surface: Surface = Surface.GENERIC) -> Access:
         return await self.authorize_actor(project_ref, await self.authenticate(credential, surface),
                                           action, surface)
@@ -138,7 +137,7 @@ class Authenticator:
             raise Forbidden()
         return Access(project, actor, level)
 
-    async def authorize_group(self, group_ref: str, credential: Credential | None, *,
+    async def authorize_group(self, group_ref: str, credential: Credentials | None, *,
                               include_subgroups: bool) -> GroupAccess:
         """The projects under a group whose packages the actor may list: public
         ones and those where a user is reporter or above; for a job token, public
@@ -155,7 +154,7 @@ class Authenticator:
         assert group is not None
         return GroupAccess(group, actor, project_ids, await self._deletable(actor, project_ids))
 
-    async def view_group(self, group_ref: str, credential: Credential | None) -> tuple[Group, str]:
+    async def view_group(self, group_ref: str, credential: Credentials | None) -> tuple[Group, str]:
         """A group the actor can see, and its visibility: public when a public
         project is under it (GitLab's groups are at least as visible as their
         projects). Seen by anyone when public, else by members of a project under

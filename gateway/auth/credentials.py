@@ -1,50 +1,79 @@
-"""Reading a credential from request headers, every way GitLab accepts one.
+"""Reading the credentials a request carries, every way GitLab accepts one.
 
-Credential kinds: personal access tokens (`PRIVATE-TOKEN`, `Authorization:
-Bearer`), CI job tokens (`JOB-TOKEN`), deploy tokens (`Deploy-Token`), any of
-them as the HTTP Basic password, and the trusted proxy's signed header.
+GitLab reads a personal access token from the `private_token` parameter or the
+`PRIVATE-TOKEN` header; an OAuth-style token from the `access_token` parameter,
+`Authorization: Bearer` or the `bearer_token` parameter; a CI job token from the
+`job_token` or `token` parameter or the `JOB-TOKEN` header; a deploy token from
+`Deploy-Token`; and any of them as the HTTP Basic password. Each slot keeps the
+first of its sources that is not blank (Rails' `.presence`); which slot acts is
+decided in `tokens`, in GitLab's order. The trusted proxy's signed header, when
+that mode is on, is the only credential read.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDictProxy, MultiMapping
 
 PROXY_HEADER = "X-Gateway-Proxy-Auth"
 
-
-class CredentialKind(Enum):
-    PRIVATE_TOKEN = "private_token"
-    BEARER = "bearer"
-    BASIC = "basic"
-    JOB_TOKEN = "job_token"
-    DEPLOY_TOKEN = "deploy_token"
-    PROXY = "proxy"
+# Query parameters that carry a secret (GitLab's PARAM_TOKEN_KEYS and Doorkeeper's
+# access_token_methods). Their values are never logged nor echoed in an error.
+QUERY_TOKEN_PARAMS = frozenset({"private_token", "job_token", "token", "access_token",
+                                "bearer_token"})
 
 
 @dataclass(frozen=True)
-class Credential:
-    kind: CredentialKind
-    secret: str = field(repr=False)
+class Credentials:
+    """What one request sent, in GitLab's slots; None where nothing was sent."""
+
+    private_token: str | None = field(default=None, repr=False)
+    oauth_token: str | None = field(default=None, repr=False)
+    job_token: str | None = field(default=None, repr=False)
+    deploy_token: str | None = field(default=None, repr=False)
+    basic_password: str | None = field(default=None, repr=False)  # "" when not decodable
+    proxy: str | None = field(default=None, repr=False)
+
+    @property
+    def sent(self) -> bool:
+        return any(getattr(self, slot.name) is not None for slot in fields(self))
 
 
-def read_credential(headers: CIMultiDictProxy[str], *, proxy_enabled: bool = False) -> Credential | None:
+NOTHING = Credentials()
+
+
+def read_credentials(headers: CIMultiDictProxy[str], query: MultiMapping[str] | None = None, *,
+                     proxy_enabled: bool = False) -> Credentials:
+    query = query if query is not None else {}
     if proxy_enabled and (signed := headers.get(PROXY_HEADER)):
-        return Credential(CredentialKind.PROXY, signed.strip())
-    for header, kind in (("PRIVATE-TOKEN", CredentialKind.PRIVATE_TOKEN),
-                         ("JOB-TOKEN", CredentialKind.JOB_TOKEN),
-                         ("Deploy-Token", CredentialKind.DEPLOY_TOKEN)):
-        if token := headers.get(header):
-            return Credential(kind, token.strip())
+        return Credentials(proxy=signed.strip())
     scheme, _, value = headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return Credential(CredentialKind.BEARER, value.strip())
-    if scheme.lower() == "basic":
-        return Credential(CredentialKind.BASIC, _basic_password(value.strip()))
+    bearer = value if scheme.lower() == "bearer" else None
+    return Credentials(
+        private_token=_first(_param(query, "private_token"), headers.get("PRIVATE-TOKEN")),
+        oauth_token=_first(_param(query, "access_token"), bearer, _param(query, "bearer_token")),
+        job_token=_first(_param(query, "job_token"), _param(query, "token"),
+                         headers.get("JOB-TOKEN")),
+        deploy_token=_first(headers.get("Deploy-Token")),
+        basic_password=_basic_password(value.strip()) if scheme.lower() == "basic" else None,
+    )
+
+
+def _param(query: MultiMapping[str] | Mapping[str, str], name: str) -> str | None:
+    """A repeated parameter counts once, its last value, as Rack parses it."""
+    values = query.getall(name, []) if isinstance(query, MultiMapping) else \
+        [query[name]] if name in query else []
+    return values[-1] if values else None
+
+
+def _first(*sources: str | None) -> str | None:
+    for source in sources:
+        if source is not None and source.strip():
+            return source.strip()
     return None
 
 

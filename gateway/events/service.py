@@ -146,7 +146,7 @@ class PackageEvents:
     async def _file_row(self, project_id: int, package_id: int, file_id: int) -> asyncpg.Record:
         row = await self._events.gated_file(project_id, package_id, file_id)
         if row is None:
-            raise NotFound("Package File")
+            raise NotFound()  # GitLab's `not_found!` for a file the package lacks
         return row
 
     async def package_file(self, project_id: int, package_id: int, file_id: int) -> dict[str, Any]:

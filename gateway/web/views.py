@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gateway.api.pagination import base_url
-from gateway.auth import Access, Action, Credential, CredentialKind
+from gateway.auth import Access, Action, Credentials
 from gateway.catalog import PackageFilter
 from gateway.db.identity import MAX_BIGINT
 from gateway.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -131,7 +131,7 @@ async def sign_in(request: web.Request) -> web.Response:
     token, next_path = (_form_text(form, "token") or "").strip(), _safe_next(_form_text(form, "next"))
     try:
         actor = await request.app[AUTHENTICATOR].authenticate(
-            Credential(CredentialKind.PRIVATE_TOKEN, token))
+            Credentials(private_token=token))
     except Unauthorized:
         return await render(request, "sign_in.html", {
             "next": next_path,

@@ -61,7 +61,41 @@ MATRIX = [
     Row("proxy-expired", 401, 401, 401, 401),
     Row("proxy-unsigned", 401, 401, 401, 401),
     Row("proxy-other-project", 401, 401, 401, 401),
+    # In the query string, and a job or deploy token as the OAuth bearer token.
+    Row("personal-private_token-param", 201, 200, 201, 200),
+    Row("personal-access_token-param", 201, 200, 201, 200),
+    Row("job-job_token-param", 201, 200, 201, 200),
+    Row("job-bearer", 201, 200, 201, 200),
+    Row("deploy-bearer", 201, 200, 201, 200),
+    Row("deploy-read-bearer", 403, 200, 403, 200),
+    Row("bad-private_token-param", 401, 401, 401, 401),
+    Row("bad-job_token-param", 401, 401, 401, 401),
+    Row("bad-access_token-param", 401, 401, 401, 401),
+    Row("expired-private_token-param", 401, 401, 401, 401),
 ]
+
+
+# Credentials sent as a query parameter: (the header form they are made from, its
+# header, the parameter that carries its token instead).
+QUERY_FORMS = {
+    "personal-private_token-param": ("personal-api", "PRIVATE-TOKEN", "private_token"),
+    "personal-access_token-param": ("personal-api", "PRIVATE-TOKEN", "access_token"),
+    "job-job_token-param": ("job-own-project", "JOB-TOKEN", "job_token"),
+    "bad-private_token-param": ("bad", "PRIVATE-TOKEN", "private_token"),
+    "bad-job_token-param": ("bad-job-token", "JOB-TOKEN", "job_token"),
+    "bad-access_token-param": ("bad", "PRIVATE-TOKEN", "access_token"),
+    "expired-private_token-param": ("expired", "PRIVATE-TOKEN", "private_token"),
+}
+
+
+async def credential_request(gateway: Gateway, project: dict,
+                             credential: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers and query parameters that send `credential` (set up in `project`)."""
+    if credential not in QUERY_FORMS:
+        return await credential_headers(gateway, project, credential), {}
+    made_from, header, param = QUERY_FORMS[credential]
+    headers = await credential_headers(gateway, project, made_from)
+    return {}, {param: headers.pop(header)}
 
 
 def basic(password: str, user: str = "anyone") -> dict[str, str]:
@@ -99,6 +133,14 @@ async def credential_headers(gateway: Gateway, project: dict, credential: str) -
             return basic(await developer())
         case "personal-bearer":
             return {"Authorization": f"Bearer {await developer()}"}
+        case "job-bearer":
+            job = await gateway.user("developer", project)
+            token = await admin.create_job_token(ref, job.username, dt.timedelta(hours=1))
+            return {"Authorization": f"Bearer {token}"}
+        case "deploy-bearer" | "deploy-read-bearer":
+            scopes = ["read_package_registry"] + (["write_package_registry"]
+                                                  if credential == "deploy-bearer" else [])
+            return {"Authorization": f"Bearer {await admin.create_deploy_token(ref, scopes, None, None)}"}
         case "personal-as-job-token":
             return {"JOB-TOKEN": await developer()}
         case "personal-read_api":
@@ -180,12 +222,12 @@ async def test_matrix(gateway_factory: GatewayFactory, row: Row, visibility: str
     project = await gateway.project(public=visibility == "public")
     seeder = await gateway.user("maintainer", project)
     assert (await gateway.put(seeder, b"seed", file_name="seed.bin")).status == 201
-    headers = await credential_headers(gateway, project, row.credential)
+    headers, params = await credential_request(gateway, project, row.credential)
     expected_put = row.private_put if visibility == "private" else row.public_put
     expected_get = row.private_get if visibility == "private" else row.public_get
 
     put = await gateway.put(None, b"payload", project=project["id"], file_name="new.bin",
-                            headers=headers)
+                            headers=headers, params=params)
     assert put.status == expected_put, await put.text()
     if expected_put != 201:
         assert (await put.json()).keys() & {"message", "error"}
@@ -193,7 +235,8 @@ async def test_matrix(gateway_factory: GatewayFactory, row: Row, visibility: str
         assert len(gateway.stored_objects()) == 1
         assert gateway.multipart_uploads() == []
 
-    get = await gateway.get(None, project=project["id"], file_name="seed.bin", headers=headers)
+    get = await gateway.get(None, project=project["id"], file_name="seed.bin", headers=headers,
+                            params=params)
     assert get.status == expected_get, await get.text()
     if expected_get == 200:
         assert await get.read() == b"seed"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_access_matrix import PROXY_SECRET, credential_headers
+from tests.api.test_access_matrix import PROXY_SECRET, credential_request
 from tests.events.conftest import add_hook
 from tests.events.test_gate import base, push, set_gate
 from tests.harness import Gateway, GatewayFactory, Identity
@@ -52,15 +52,26 @@ MATRIX = [
     # In another project a job token reads what anonymous callers may.
     Row("job-other-project", **AS_ANONYMOUS),
     Row("proxy-maintainer", **MAINTAINER),
+    # In the query string, and a job token as the OAuth bearer token.
+    Row("personal-private_token-param", **MEMBER),
+    Row("personal-access_token-param", **MEMBER),
+    Row("job-job_token-param", **{**MEMBER, "verify": (OK, OK)}),
+    Row("job-bearer", **{**MEMBER, "verify": (OK, OK)}),
+    Row("bad-private_token-param", events=(401, 401), file=(401, 401), manage=(401, 401),
+        verify=(401, 401)),
+    # Looked up as a personal token here (deploy tokens are not read): unknown, 401.
+    Row("deploy-bearer", events=(401, 401), file=(401, 401), manage=(401, 401), verify=(401, 401)),
 ]
 
 CELLS = [(row, visibility) for row in MATRIX for visibility in ("private", "public")]
 
 
-async def expect(gateway: Gateway, method: str, path: str, headers: dict[str, str], expected: int,
-                 success: int = 200, body: Any = None) -> Any:
-    """The request answers `expected` (`OK`: `success`); a refusal in GitLab's shapes."""
-    response = await gateway.client.request(method, path, headers=headers, json=body)
+async def expect(gateway: Gateway, method: str, path: str, sent: tuple[dict[str, str], dict[str, str]],
+                 expected: int, success: int = 200, body: Any = None) -> Any:
+    """The request, with `sent` (headers, query parameters), answers `expected`
+    (`OK`: `success`); a refusal in GitLab's shapes."""
+    headers, params = sent
+    response = await gateway.client.request(method, path, headers=headers, params=params, json=body)
     wanted = success if expected == OK else expected
     assert response.status == wanted, (method, path, await response.text())
     if wanted == 404:
@@ -93,47 +104,47 @@ async def test_package_events_matrix(gateway_factory: GatewayFactory, row: Row,
     await set_gate(gateway, seeder)
     pending = await push(gateway, seeder, b"waiting build", file_name="waiting.bin")
     before = await current_state(gateway, seeder, pending)
-    headers = await credential_headers(gateway, project, row.credential)
+    sent = await credential_request(gateway, project, row.credential)
     pick = 0 if visibility == "private" else 1
     events, file, manage, verify = (row.events[pick], row.file[pick], row.manage[pick],
                                     row.verify[pick])
     packages = base(seeder)
     pending_file = f"{packages}/{pending['package_id']}/package_files/{pending['id']}"
 
-    listed = await expect(gateway, "GET", f"{packages}/events", headers, events)
+    listed = await expect(gateway, "GET", f"{packages}/events", sent, events)
     if events == 200:
         assert [e["package_file"]["id"] for e in await listed.json()] == [pending["id"], live["id"]]
-    shown = await expect(gateway, "GET", pending_file, headers, file)
+    shown = await expect(gateway, "GET", pending_file, sent, file)
     if file == 200:
         assert (await shown.json())["status"] == "processing"
     download = f"{packages}/{live['package_id']}/package_files/{live['id']}/download"
-    downloaded = await expect(gateway, "GET", download, headers, file)
+    downloaded = await expect(gateway, "GET", download, sent, file)
     if file == 200:
         assert await downloaded.read() == b"verified build"
 
-    waiting = await expect(gateway, "GET", f"{pending_file}/download", headers, verify)
+    waiting = await expect(gateway, "GET", f"{pending_file}/download", sent, verify)
     if verify == OK:
         assert await waiting.read() == b"waiting build"
-    await expect(gateway, "POST", f"{pending_file}/verify", headers, verify,
+    await expect(gateway, "POST", f"{pending_file}/verify", sent, verify,
                  body={"status": "passed"})
 
     hooks = f"{packages}/hooks"
     for path in (hooks, f"{hooks}/{hook['id']}/deliveries", f"{packages}/verification_gate"):
-        await expect(gateway, "GET", path, headers, manage)
-    await expect(gateway, "POST", hooks, headers, manage, success=201,
+        await expect(gateway, "GET", path, sent, manage)
+    await expect(gateway, "POST", hooks, sent, manage, success=201,
                  body={"url": "http://127.0.0.1:9/other", "events": ["package_deleted"]})
-    await expect(gateway, "PUT", f"{packages}/verification_gate", headers, manage,
+    await expect(gateway, "PUT", f"{packages}/verification_gate", sent, manage,
                  body={"package_name_patterns": ["release-*"]})
-    await expect(gateway, "DELETE", f"{hooks}/{hook['id']}", headers, manage, success=204)
+    await expect(gateway, "DELETE", f"{hooks}/{hook['id']}", sent, manage, success=204)
 
     hook_ids, gate_on, patterns, status = await current_state(gateway, seeder, pending)
     assert status == ("default" if verify == OK else "processing")
     if manage == OK:
         assert len(hook_ids) == 1 and hook_ids != before[0]  # one added, the first removed
         assert (gate_on, patterns) == (True, ["release-*"])
-        await expect(gateway, "DELETE", f"{packages}/verification_gate", headers, manage, success=204)
+        await expect(gateway, "DELETE", f"{packages}/verification_gate", sent, manage, success=204)
         assert (await current_state(gateway, seeder, pending))[1] is False
     else:
         assert (hook_ids, gate_on, patterns) == before[:3]
-        await expect(gateway, "DELETE", f"{packages}/verification_gate", headers, manage, success=204)
+        await expect(gateway, "DELETE", f"{packages}/verification_gate", sent, manage, success=204)
         assert (await current_state(gateway, seeder, pending))[1] is True

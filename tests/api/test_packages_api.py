@@ -192,21 +192,74 @@ async def test_pagination_headers_on_a_page_boundary(gateway_factory: GatewayFac
     assert [p["version"] for p in await default.json()] == [f"1.0.{i}" for i in range(5)]
 
 
-@pytest.mark.parametrize(("query", "param"), [
-    ({"order_by": "size"}, "order_by"), ({"sort": "up"}, "sort"), ({"per_page": "0"}, "per_page"),
-    ({"page": "-1"}, "page"), ({"page": "x"}, "page"), ({"status": "gone"}, "status"),
-    ({"package_type": "zip"}, "package_type"), ({"include_versionless": "maybe"}, "include_versionless"),
-    ({"page": "9" * 19}, "page"), ({"package_name": "a\x00b"}, "package_name"),
-    ({"package_version": "\x00"}, "package_version"),
+@pytest.mark.parametrize(("query", "error"), [
+    # Grape's `values:`
+    ({"order_by": "size"}, "order_by does not have a valid value"),
+    ({"sort": "up"}, "sort does not have a valid value"),
+    ({"status": "gone"}, "status does not have a valid value"),
+    ({"package_type": "zip"}, "package_type does not have a valid value"),
+    # Grape's Integer and Boolean types
+    ({"page": "x"}, "page is invalid"), ({"page": "1.5"}, "page is invalid"),
+    ({"per_page": "abc"}, "per_page is invalid"),
+    ({"include_versionless": "maybe"}, "include_versionless is invalid"),
+    # PaginationParams' `except_values: [0]`
+    ({"per_page": "0"}, "per_page has a value not allowed"),
+    # the gateway's own limits on free text
+    ({"package_name": "a\x00b"}, "package_name does not have a valid value"),
+    ({"package_version": "\x00"}, "package_version does not have a valid value"),
 ])
 async def test_invalid_list_parameters(gateway_factory: GatewayFactory, query: dict[str, str],
-                                       param: str) -> None:
+                                       error: str) -> None:
     gateway = await gateway_factory("fs")
     dev = await gateway.developer()
     response = await gateway.client.get(f"/api/v4/projects/{dev.project_id}/packages",
                                         headers=dev.headers, params=query)
     assert response.status == 400
-    assert await response.json() == {"error": f"{param} does not have a valid value"}
+    assert await response.json() == {"error": error}
+
+
+async def test_parameter_errors_on_the_other_lists(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory("fs")
+    project = await gateway.project(path="team/app")
+    dev = await gateway.user("developer", project)
+    await publish(gateway, dev, {"tool": ["1.0"]})
+    package = (await (await gateway.client.get(f"/api/v4/projects/{dev.project_id}/packages",
+                                                headers=dev.headers)).json())[0]
+    files = f"/api/v4/projects/{dev.project_id}/packages/{package['id']}/package_files"
+    cases = [
+        ("/api/v4/groups/team/packages", {"exclude_subgroups": "maybe"},
+         "exclude_subgroups is invalid"),
+        ("/api/v4/groups/team/packages", {"order_by": "size"}, "order_by does not have a valid value"),
+        ("/api/v4/groups/team/packages", {"page": "abc"}, "page is invalid"),
+        (files, {"order_by": "size"}, "order_by does not have a valid value"),
+        (files, {"sort": "up"}, "sort does not have a valid value"),
+        (files, {"per_page": "abc"}, "per_page is invalid"),
+        (files, {"per_page": "0"}, "per_page has a value not allowed"),
+    ]
+    for url, query, error in cases:
+        response = await gateway.client.get(url, headers=dev.headers, params=query)
+        assert (response.status, await response.json()) == (400, {"error": error}), (url, query)
+
+
+async def test_pages_below_one_are_the_first_page(gateway_factory: GatewayFactory) -> None:
+    """As Kaminari reads them: page 0 or -1 is page 1, a negative per_page the default."""
+    gateway = await gateway_factory("fs")
+    dev = await gateway.developer()
+    await publish(gateway, dev, {"pkg": ["1.0", "2.0", "3.0"]})
+    url = f"/api/v4/projects/{dev.project_id}/packages"
+    for query, versions, per_page in (({"page": "0", "per_page": "2"}, ["1.0", "2.0"], "2"),
+                                      ({"page": "-1", "per_page": "2"}, ["1.0", "2.0"], "2"),
+                                      ({"per_page": "-1"}, ["1.0", "2.0", "3.0"], "20"),
+                                      ({"page": "+2", "per_page": "2"}, ["3.0"], "2")):
+        response = await gateway.client.get(url, headers=dev.headers, params=query)
+        assert response.status == 200, query
+        assert [p["version"] for p in await response.json()] == versions, query
+        assert response.headers["X-Per-Page"] == per_page, query
+    first = await gateway.client.get(url, headers=dev.headers, params={"page": "0", "per_page": "2"})
+    assert (first.headers["X-Page"], first.headers["X-Prev-Page"], first.headers["X-Next-Page"]) \
+        == ("1", "", "2")
+    huge = await gateway.client.get(url, headers=dev.headers, params={"page": "9" * 19})
+    assert huge.status == 200 and await huge.json() == []  # Grape takes any integer: past the end
 
 
 async def test_hidden_packages(gateway_factory: GatewayFactory) -> None:
@@ -225,6 +278,119 @@ async def test_hidden_packages(gateway_factory: GatewayFactory) -> None:
     single = await gateway.client.get(f"{url}/{only_hidden[0]['id']}", headers=dev.headers)
     assert single.status == 404
     assert (await gateway.get(dev, name="hidden")).status == 200  # by exact path
+
+
+def package_id_routes(project_id: int, package_id: int, file_id: int) -> list[tuple[str, str]]:
+    """Every Packages-API route that takes a package id."""
+    package = f"/api/v4/projects/{project_id}/packages/{package_id}"
+    return [("GET", package), ("GET", f"{package}/package_files"),
+            ("GET", f"{package}/package_files/{file_id}/download"), ("GET", f"{package}/pipelines"),
+            ("DELETE", f"{package}/package_files/{file_id}"), ("DELETE", package)]
+
+
+async def test_packages_the_finder_does_not_find_are_404_not_found(
+        gateway_factory: GatewayFactory) -> None:
+    """GitLab's PackageFinder (`.displayable`, then `find`): a hidden package, a
+    missing one and another project's are its RecordNotFound, `404 Not found`."""
+    gateway = await gateway_factory("fs")
+    project, other = await gateway.project(), await gateway.project()
+    maintainer = await gateway.user("maintainer", project)
+    await gateway.admin.add_member(other["path"], maintainer.username, "maintainer")
+    await gateway.put(maintainer, b"hidden", name="hidden", params={"status": "hidden"})
+    await gateway.put(maintainer, b"shown", name="shown")
+    async with gateway.pool.acquire() as conn:
+        ids = {r["name"]: (r["package_id"], r["id"]) for r in await conn.fetch(
+            "SELECT p.name, f.package_id, f.id FROM package_files f "
+            "JOIN packages p ON p.id = f.package_id")}
+    hidden, shown = ids["hidden"], ids["shown"]
+    cases = [*package_id_routes(project["id"], *hidden),
+             *package_id_routes(project["id"], 987654321, shown[1]),
+             *package_id_routes(project["id"], 2**63 + 1, shown[1]),  # Grape takes it; none has it
+             *package_id_routes(other["id"], *shown)]
+    for method, url in cases:
+        response = await gateway.client.request(method, url, headers=maintainer.headers)
+        assert (response.status, await response.json()) == (404, {"message": "404 Not found"}), \
+            (method, url)
+    assert await gateway.count("package_files") == 2  # nothing deleted
+
+    def use() -> None:
+        gl = client(gateway, maintainer)
+        with pytest.raises(gitlab.exceptions.GitlabGetError) as raised:
+            gl.projects.get(project["id"], lazy=True).packages.get(hidden[0])
+        assert raised.value.response_code == 404 and raised.value.error_message == "404 Not found"
+
+    await asyncio.to_thread(use)
+    # The generic download by exact path still serves it, as in GitLab.
+    assert (await gateway.get(maintainer, name="hidden")).status == 200
+
+
+async def one_package(gateway: Gateway) -> tuple[dict[str, Any], Identity, int, int]:
+    """A project with a maintainer and one package of one file: their ids."""
+    project = await gateway.project()
+    maintainer = await gateway.user("maintainer", project)
+    await publish(gateway, maintainer, {"tool": ["1.0"]})
+    async with gateway.pool.acquire() as conn:
+        package_id, file_id = await conn.fetchrow("SELECT package_id, id FROM package_files")
+    return project, maintainer, package_id, file_id
+
+
+async def test_a_missing_file_of_a_package_is_404_not_found(gateway_factory: GatewayFactory) -> None:
+    """GitLab's `not_found!` once the package was found: capital F."""
+    gateway = await gateway_factory("fs")
+    project, maintainer, package_id, file_id = await one_package(gateway)
+    package = f"/api/v4/projects/{project['id']}/packages/{package_id}"
+    for method, url in (("GET", f"{package}/package_files/{file_id + 1000}/download"),
+                        ("DELETE", f"{package}/package_files/{file_id + 1000}"),
+                        ("DELETE", f"{package}/package_files/{2**64}")):
+        response = await gateway.client.request(method, url, headers=maintainer.headers)
+        assert (response.status, await response.json()) == (404, {"message": "404 Not Found"}), \
+            (method, url)
+    deleted = await gateway.client.delete(f"{package}/package_files/{file_id}",
+                                          headers=maintainer.headers)
+    assert deleted.status == 204
+    again = await gateway.client.delete(f"{package}/package_files/{file_id}", headers=maintainer.headers)
+    assert (again.status, await again.json()) == (404, {"message": "404 Not Found"})
+    assert (await gateway.client.delete(package, headers=maintainer.headers)).status == 204
+    gone = await gateway.client.get(package, headers=maintainer.headers)
+    assert (gone.status, await gone.json()) == (404, {"message": "404 Not found"})
+
+    def use() -> None:
+        with pytest.raises(gitlab.exceptions.GitlabGetError) as raised:
+            client(gateway, maintainer).projects.get(project["id"], lazy=True).packages.get(package_id)
+        assert raised.value.error_message == "404 Not found"
+
+    await asyncio.to_thread(use)
+
+
+async def test_ids_that_are_not_integers_are_400(gateway_factory: GatewayFactory) -> None:
+    """Grape's `type: Integer` on the route's id, under GitLab's parameter name;
+    the gateway's own resources beside packages still answer."""
+    gateway = await gateway_factory("fs")
+    project, maintainer, package_id, file_id = await one_package(gateway)
+    packages = f"/api/v4/projects/{project['id']}/packages"
+    rules = f"{packages}/protection/rules"
+    cases = [
+        ("GET", f"{packages}/abc", "package_id"), ("DELETE", f"{packages}/abc", "package_id"),
+        ("GET", f"{packages}/1.5", "package_id"), ("GET", f"{packages}/generic", "package_id"),
+        ("GET", f"{packages}/abc/package_files", "package_id"),
+        ("GET", f"{packages}/abc/pipelines", "package_id"),
+        ("DELETE", f"{packages}/abc/package_files/{file_id}", "package_id"),
+        ("GET", f"{packages}/{package_id}/package_files/abc/download", "package_file_id"),
+        ("DELETE", f"{packages}/{package_id}/package_files/abc", "package_file_id"),
+        ("PATCH", f"{rules}/abc", "package_protection_rule_id"),
+        ("DELETE", f"{rules}/abc", "package_protection_rule_id"),
+    ]
+    for method, url, param in cases:
+        response = await gateway.client.request(method, url, headers=maintainer.headers)
+        assert (response.status, await response.json()) == (400, {"error": f"{param} is invalid"}), \
+            (method, url)
+    for method, url in (("PATCH", f"{rules}/{2**64}"), ("DELETE", f"{rules}/-1")):
+        response = await gateway.client.request(method, url, headers=maintainer.headers)
+        assert (response.status, await response.json()) == (404, {"message": "404 Not found"})
+    for own in ("events", "hooks", "verification_gate"):
+        assert (await gateway.client.get(f"{packages}/{own}", headers=maintainer.headers)).status \
+            == 200, own
+    assert await gateway.count("package_files") == 1
 
 
 async def test_delete_links_follow_the_right_to_delete(gateway_factory: GatewayFactory) -> None:

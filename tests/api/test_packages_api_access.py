@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.api.test_access_matrix import PROXY_SECRET, credential_headers
+from tests.api.test_access_matrix import PROXY_SECRET, credential_headers, credential_request
 from tests.harness import GatewayFactory
 
 
@@ -47,6 +47,17 @@ MATRIX = [
     Row("proxy-maintainer", 200, 204, 200, 204),
     Row("proxy-other-project", 401, 401, 401, 401),
     Row("personal-maintainer", 200, 204, 200, 204),
+    # In the query string, and a job token as the OAuth bearer token.
+    Row("personal-private_token-param", 200, 403, 200, 403),
+    Row("personal-access_token-param", 200, 403, 200, 403),
+    Row("job-job_token-param", 200, 403, 200, 403),
+    Row("job-bearer", 200, 403, 200, 403),
+    Row("bad-private_token-param", 401, 401, 401, 401),
+    Row("bad-job_token-param", 401, 401, 401, 401),
+    Row("expired-private_token-param", 401, 401, 401, 401),
+    # A deploy token as the bearer token is looked up as a personal one here (GitLab's
+    # find_personal_access_token takes the OAuth token too): unknown, so 401.
+    Row("deploy-bearer", 401, 401, 401, 401),
 ]
 
 CELLS = [(row, visibility) for row in MATRIX for visibility in ("private", "public")]
@@ -60,7 +71,7 @@ async def test_packages_api_matrix(gateway_factory: GatewayFactory, row: Row, vi
     seeder = await gateway.user("maintainer", project)
     for file_name in ("a.bin", "b.bin"):
         assert (await gateway.put(seeder, b"seed", file_name=file_name)).status == 201
-    headers = await credential_headers(gateway, project, row.credential)
+    headers, params = await credential_request(gateway, project, row.credential)
     expected_read = row.private_read if visibility == "private" else row.public_read
     expected_delete = row.private_delete if visibility == "private" else row.public_delete
 
@@ -69,13 +80,13 @@ async def test_packages_api_matrix(gateway_factory: GatewayFactory, row: Row, vi
         package_id = await conn.fetchval("SELECT id FROM packages")
         file_id = await conn.fetchval("SELECT min(id) FROM package_files")
     for path in (base, f"{base}/{package_id}", f"{base}/{package_id}/package_files"):
-        response = await gateway.client.get(path, headers=headers)
+        response = await gateway.client.get(path, headers=headers, params=params)
         assert response.status == expected_read, (path, await response.text())
         if expected_read == 404:
             assert await response.json() == {"message": "404 Project Not Found"}
 
     for path in (f"{base}/{package_id}/package_files/{file_id}", f"{base}/{package_id}"):
-        response = await gateway.client.delete(path, headers=headers)
+        response = await gateway.client.delete(path, headers=headers, params=params)
         assert response.status == expected_delete, (path, await response.text())
     async with gateway.pool.acquire() as conn:
         live = await conn.fetchval("SELECT count(*) FROM packages WHERE status = 'default'")
