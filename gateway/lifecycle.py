@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
+from aiohttp import StreamReader
+
 from gateway.errors import ServiceUnavailable
 from gateway.background import wait_event
 
@@ -30,6 +32,8 @@ class Lifecycle:
     def __init__(self) -> None:
         self.draining = False
         self._in_flight: set[asyncio.Task[object]] = set()
+        # The request bodies of those in flight that have one, for `stop_bodies`.
+        self._bodies: dict[asyncio.Task[object], StreamReader] = {}
         self._changed = asyncio.Event()
 
     @property
@@ -52,6 +56,17 @@ class Lifecycle:
                 return not self._in_flight
         return True
 
+    def stop_bodies(self) -> int:
+        """End every request body still arriving with `ShuttingDown`: its upload
+        aborts as on any bad body, and the client is answered 503 (Retry-After)
+        rather than cut off. Returns how many."""
+        stopped = 0
+        for body in self._bodies.values():
+            if not body.at_eof() and body.exception() is None:
+                body.set_exception(ShuttingDown())
+                stopped += 1
+        return stopped
+
     def cancel_in_flight(self) -> int:
         """Cancel every request still running (uploads abort on cancellation)."""
         for task in self._in_flight:
@@ -59,10 +74,13 @@ class Lifecycle:
         return len(self._in_flight)
 
     @contextlib.contextmanager
-    def running(self, task: asyncio.Task[object]) -> Iterator[None]:
+    def running(self, task: asyncio.Task[object], body: StreamReader | None = None) -> Iterator[None]:
         self._in_flight.add(task)
+        if body is not None:
+            self._bodies[task] = body
         try:
             yield
         finally:
             self._in_flight.discard(task)
+            self._bodies.pop(task, None)
             self._changed.set()

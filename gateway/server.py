@@ -30,7 +30,9 @@ from gateway.settings import Settings
 log = get_logger("gateway")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-# After the grace: how long cancelled requests get to abort their uploads.
+# After the grace: how long uploads whose body was stopped get to abort and answer,
+# then how long cancelled requests get to abort theirs.
+ANSWER_TIMEOUT = 5.0
 CANCEL_TIMEOUT = 15.0
 # For the runner's cleanup: by then only idle connections are left.
 CLOSE_TIMEOUT = 5.0
@@ -107,9 +109,14 @@ async def drain(runner: web.AppRunner, app: web.Application, grace: float,
         await asyncio.wait({idle, hurried}, return_when=asyncio.FIRST_COMPLETED)
         if not (idle.done() and idle.result()):
             idle.cancel()
-            log.warning("cancelling_requests", in_flight=lifecycle.cancel_in_flight())
-            if not await lifecycle.wait_idle(CANCEL_TIMEOUT):
-                log.error("requests_still_running", in_flight=lifecycle.in_flight)
+            # Uploads still receiving their body end now and are answered 503;
+            # what is left after that (downloads, stuck calls) is cancelled.
+            stopped = lifecycle.stop_bodies()
+            log.warning("grace_over", bodies_stopped=stopped, in_flight=lifecycle.in_flight)
+            if not await lifecycle.wait_idle(ANSWER_TIMEOUT):
+                log.warning("cancelling_requests", in_flight=lifecycle.cancel_in_flight())
+                if not await lifecycle.wait_idle(CANCEL_TIMEOUT):
+                    log.error("requests_still_running", in_flight=lifecycle.in_flight)
     finally:
         hurried.cancel()
 

@@ -4,6 +4,7 @@ lifetime, one serve per data directory, and start-up failures."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -73,13 +74,21 @@ async def slow_upload(port: int, token: str, file_name: str, body: bytes, *,
     writer.write(head.encode())
     slices = 30
     size = -(-len(body) // slices)
-    for number in range(slices):
-        writer.write(body[number * size:(number + 1) * size])
-        await writer.drain()
-        started.set()
-        await asyncio.sleep(seconds / slices)
-    status, _, answer = await read_response(reader)
-    writer.close()
+
+    async def send() -> None:
+        with contextlib.suppress(ConnectionError):  # answered early, and closed
+            for number in range(slices):
+                writer.write(body[number * size:(number + 1) * size])
+                await writer.drain()
+                started.set()
+                await asyncio.sleep(seconds / slices)
+
+    sending = asyncio.create_task(send())
+    try:  # read while sending: the answer may come before the body is out
+        status, _, answer = await read_response(reader)
+    finally:
+        sending.cancel()
+        writer.close()
     return status, answer
 
 
@@ -89,15 +98,17 @@ async def slow_download(port: int, token: str, file_name: str, *, seconds: float
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {PACKAGE}/{file_name} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                  f"PRIVATE-TOKEN: {token}\r\n\r\n".encode())
-    parsed = parse_response(await reader.readuntil(b"\r\n\r\n"))
-    assert parsed.status == 200
-    length = int(parsed.headers["content-length"])
-    body = bytearray()
-    while len(body) < length:
-        body += await reader.readexactly(min(1 << 20, length - len(body)))
-        started.set()
-        await asyncio.sleep(seconds * (1 << 20) / length)
-    writer.close()
+    try:
+        parsed = parse_response(await reader.readuntil(b"\r\n\r\n"))
+        assert parsed.status == 200
+        length = int(parsed.headers["content-length"])
+        body = bytearray()
+        while len(body) < length:
+            body += await reader.readexactly(min(1 << 20, length - len(body)))
+            started.set()
+            await asyncio.sleep(seconds * (1 << 20) / length)
+    finally:
+        writer.close()
     return bytes(body)
 
 
@@ -181,17 +192,45 @@ async def test_grace_over_cancels_what_is_left(serve_factory: ServeFactory,
     await asyncio.sleep(0.5)
     began = time.monotonic()
     serve.send_signal(signal.SIGTERM)
+    # The upload still sending its body is answered, not cut off.
+    status, answer = await upload
+    assert (status, json.loads(answer)) == (
+        503, {"message": "503 Service Unavailable - the gateway is shutting down"})
+    assert await serve.wait(30) == 0, serve.output
+    assert time.monotonic() - began < 15
+    objects = cluster_dir / "gateway-data" / "objects"
+    assert [p for p in objects.rglob("*") if p.is_file()] == []  # the upload aborted cleanly
+    lines = [json.loads(line) for line in serve.stdout.decode().splitlines()
+             if line.startswith("{") and "late.bin" in line]
+    assert [entry["status"] for entry in lines if entry.get("event") == "request"] == [503]
+
+
+async def test_grace_over_cancels_a_download_and_logs_it(serve_factory: ServeFactory,
+                                                          cluster_dir: Path) -> None:
+    """A download still going when the grace (and the 5 s given to uploads to
+    answer) is over is cancelled: the client is cut off, and the log says this
+    server stopped it (503), not that the client went away (nginx's 499)."""
+    serve = await (await serve_factory(GATEWAY_SHUTDOWN_GRACE="1")).ready()
+    token = await developer_token(cluster_dir)
+    large = os.urandom(48 * 1024 * 1024)  # more than socket buffers hold
+    async with aiohttp.ClientSession(headers={"PRIVATE-TOKEN": token}) as http:
+        async with http.put(f"{serve.base}{PACKAGE}/large.bin",
+                            data=io.BytesIO(large)) as response:
+            assert response.status == 201
+    started = asyncio.Event()
+    download = asyncio.create_task(slow_download(serve.port, token, "large.bin", seconds=60,
+                                                 started=started))
+    await started.wait()
+    began = time.monotonic()
+    serve.send_signal(signal.SIGTERM)
     assert await serve.wait(30) == 0, serve.output
     assert time.monotonic() - began < 15
     with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
-        await upload
-    objects = cluster_dir / "gateway-data" / "objects"
-    assert [p for p in objects.rglob("*") if p.is_file()] == []  # the upload aborted cleanly
-    # Logged as stopped by this server, not as a client that went away.
+        await download
     lines = [json.loads(line) for line in serve.stdout.decode().splitlines()
-             if line.startswith("{") and "late.bin" in line]
-    assert [(entry["status"], entry["stopped_at_shutdown"]) for entry in lines
-            if entry.get("event") == "request"] == [(503, True)], serve.output
+             if line.startswith("{") and "large.bin" in line]
+    assert [(entry["status"], entry.get("stopped_at_shutdown")) for entry in lines
+            if entry.get("event") == "request" and entry["method"] == "GET"] == [(503, True)]
 
 
 async def test_sigkill_then_serve_again_reuses_the_database(serve_factory: ServeFactory,

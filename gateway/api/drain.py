@@ -23,7 +23,7 @@ async def drain_middleware(request: web.Request, handler: Handler) -> web.Stream
         return response
     task = asyncio.current_task()
     assert task is not None
-    with lifecycle.running(task):
+    with lifecycle.running(task, request.content if request.body_exists else None):
         response = await handler(request)
     if lifecycle.draining:
         response.force_close()  # this one is answered; the connection goes
