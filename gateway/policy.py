@@ -69,7 +69,7 @@ class UploadPolicy:
         if protected:
             raise Forbidden("Package protected.")
         forbidden = not duplicates_allowed(allowed, regex, target.package_name, target.package_version)
-        if forbidden and await self._packages.generic_file_exists(
+        if forbidden and await self._packages.generic_file_name_taken(
                 project.id, target.package_name, target.package_version, target.file_name):
             raise DuplicatePackage()
         return forbidden

@@ -54,7 +54,7 @@ class PackageRepository(Repository):
                 package = await conn.fetchrow(self.query("upsert_generic_package"), project_id,
                                               name, version, status)
                 if forbid_duplicate and await conn.fetchval(
-                        self.query("live_file_exists_in_package"), package["id"], new_file.file_name):
+                        self.query("file_name_taken_in_package"), package["id"], new_file.file_name):
                     raise DuplicatePackage()
                 row = await conn.fetchrow(
                     self.query("insert_package_file_clearing_intent"), package["id"],
@@ -90,9 +90,10 @@ class PackageRepository(Repository):
         """Neither the file nor its package is being destroyed."""
         return await self.fetchval("package_file_is_live", file_id)
 
-    async def generic_file_exists(self, project_id: int, name: str, version: str,
-                                  file_name: str) -> bool:
-        return await self.fetchval("generic_file_exists", project_id, name, version, file_name)
+    async def generic_file_name_taken(self, project_id: int, name: str, version: str,
+                                      file_name: str) -> bool:
+        """A live file of that name, or one awaiting verification (a duplicate)."""
+        return await self.fetchval("generic_file_name_taken", project_id, name, version, file_name)
 
     async def list_packages(self, order: str, project_ids: list[int], name_patterns: list[str] | None,
                             version: str | None, package_type: str | None, status: str | None,

@@ -103,17 +103,21 @@ RETURNING id, project_id, package_type, package_name_pattern, minimum_access_lev
 -- The rule that stops this push or delete, if any (sql/0008: protecting_rule).
 SELECT protecting_rule($1, $2, $3::smallint, $4::text);
 
--- name: generic_file_exists
+-- What makes a new file of that name a duplicate: a live file, or one awaiting
+-- verification (once verified, it would be a second live one). A rejected file
+-- ('error') does not count: its name may be pushed again, fixed.
+-- name: generic_file_name_taken
 SELECT EXISTS (
     SELECT 1 FROM packages p
-    JOIN package_files f ON f.package_id = p.id AND f.status = 'default'
+    JOIN package_files f ON f.package_id = p.id AND f.status IN ('default', 'processing')
     WHERE p.project_id = $1 AND p.package_type = 'generic' AND p.name = $2 AND p.version = $3
       AND p.status <> 'pending_destruction' AND f.file_name = $4
 );
 
--- name: live_file_exists_in_package
+-- name: file_name_taken_in_package
 SELECT EXISTS (
-    SELECT 1 FROM package_files WHERE package_id = $1 AND file_name = $2 AND status = 'default'
+    SELECT 1 FROM package_files
+    WHERE package_id = $1 AND file_name = $2 AND status IN ('default', 'processing')
 );
 
 -- name: upsert_generic_package

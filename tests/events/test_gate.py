@@ -170,3 +170,26 @@ async def test_gated_push_and_verification_are_delivered(gateway_factory: Any,
     assert verified.headers["X-Gateway-Event"] == "package_file_verified"
     assert verified.payload["package_file"]["id"] == record["id"]
     assert verified.signature_verifies()
+
+
+async def test_with_duplicates_forbidden_a_file_awaiting_verification_is_taken(
+        gateway: Gateway) -> None:
+    """Two pushes of one name, both held back, would both go live once verified:
+    the second is a duplicate. A rejected file does not hold its name."""
+    project = await gateway.project()
+    maintainer = await gateway.user("maintainer", project)
+    await gateway.admin.group_settings(maintainer.project_path.rsplit("/", 1)[0], False, None)
+    await set_gate(gateway, maintainer)
+
+    waiting = await push(gateway, maintainer, b"build 1")
+    again = await gateway.put(maintainer, b"build 2")
+    assert again.status == 409
+    assert await again.json() == {"message": "409 Conflict - Duplicate package is not allowed"}
+
+    rejected = await verify(gateway, maintainer.headers, maintainer, waiting,
+                            {"status": "failed", "reason": "tests failed"})
+    assert rejected.status == 200
+    fixed = await push(gateway, maintainer, b"build 3")
+    assert (await verify(gateway, maintainer.headers, maintainer, fixed,
+                         {"status": "passed"})).status == 200
+    assert await (await gateway.get(maintainer)).read() == b"build 3"
