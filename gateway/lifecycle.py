@@ -62,7 +62,8 @@ class Lifecycle:
         rather than cut off. Returns how many."""
         stopped = 0
         for body in self._bodies.values():
-            if not body.at_eof() and body.exception() is None:
+            # is_eof: the client sent it all (it may not be read yet); those go on.
+            if not body.is_eof() and body.exception() is None:
                 body.set_exception(ShuttingDown())
                 stopped += 1
         return stopped

@@ -187,7 +187,8 @@ async def upload_stream(
         if upload is not None:
             clean = not upload.left_behind
         else:
-            clean = not beginning or isinstance(exc, asyncio.CancelledError)
+            clean = (not beginning or isinstance(exc, asyncio.CancelledError)
+                     or not store.failed_begin_may_leave_something)
         if clean and on_clean_failure is not None:
             await asyncio.shield(on_clean_failure())
         if isinstance(exc, TimeoutError):

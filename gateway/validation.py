@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from gateway.errors import InvalidField, InvalidParam
 
@@ -41,6 +41,15 @@ class GenericTarget:
 
 def encode_uri_component(text: str) -> str:
     return "".join(chr(b) if b in _URI_COMPONENT_SAFE else f"%{b:02X}" for b in text.encode())
+
+
+def generic_file_path(project_id: int, name: str, version: str, file_name: str) -> str:
+    """The generic download URL of a stored file. A directory-form name is stored
+    encoded (`dir%2Ftool`) and downloaded as `dir/tool`; each folder is encoded
+    again here, since a folder name may hold any printable character (`"`, `$`,
+    `#`, spaces): the URL is safe to paste into a shell between double quotes."""
+    segments = "/".join(quote(segment, safe="+@") for segment in unquote(file_name).split("/"))
+    return f"/api/v4/projects/{project_id}/packages/generic/{name}/{version}/{segments}"
 
 
 def is_traversal(raw_segment: str) -> bool:

@@ -9,13 +9,15 @@ import asyncio
 
 import pytest
 import structlog
+from aiohttp import StreamReader
+from aiohttp.base_protocol import BaseProtocol
 
 from gateway.db.packages import PackageRepository
 from gateway.destroyer import PackageDestroyer
 from gateway.events.delivery import HookDeliverer
 from gateway.events.repository import EventRepository
 from gateway.keys import OBJECT_STORES
-from gateway.lifecycle import Lifecycle
+from gateway.lifecycle import Lifecycle, ShuttingDown
 from gateway.background import background_task, wait_event
 from tests.harness import GatewayFactory, wait_for
 
@@ -133,3 +135,24 @@ async def test_background_task_keeps_the_callers_cancellation() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     await stopped.wait()
+
+
+async def test_stop_bodies_ends_only_bodies_still_arriving() -> None:
+    """At the end of the shutdown grace: a body the client is still sending ends
+    with ShuttingDown; one it sent whole (not read yet, say the upload waits for
+    the budget) is left to finish."""
+    loop = asyncio.get_running_loop()
+    lifecycle = Lifecycle()
+    arriving = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
+    arriving.feed_data(b"first half")
+    sent_whole = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
+    sent_whole.feed_data(b"all of it")
+    sent_whole.feed_eof()
+    requests = [asyncio.create_task(asyncio.sleep(60)) for _ in range(2)]
+    with lifecycle.running(requests[0], arriving), lifecycle.running(requests[1], sent_whole):
+        assert lifecycle.stop_bodies() == 1
+        with pytest.raises(ShuttingDown):
+            await arriving.read()
+        assert await sent_whole.read() == b"all of it"
+    for request in requests:
+        request.cancel()

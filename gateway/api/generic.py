@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import BinaryIO
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import structlog
 from aiohttp import web
@@ -21,7 +21,9 @@ from gateway.keys import CATALOG, DB_POOL, REGISTRY
 from gateway.logs import get_logger
 from gateway.metrics import DOWNLOADS_IN_FLIGHT, track
 from gateway.models import PackageFile
-from gateway.validation import GenericTarget, parse_generic_tail, parse_select, parse_status
+from gateway.validation import (
+    GenericTarget, generic_file_path, parse_generic_tail, parse_select, parse_status,
+)
 
 log = get_logger(__name__)
 
@@ -40,9 +42,8 @@ def generic_target(request: web.Request) -> GenericTarget:
 
 
 def download_path(target: GenericTarget, project_id: int) -> str:
-    # The directory form is stored encoded (`dir%2Ftool`) but downloaded as `dir/tool`.
-    return (f"/api/v4/projects/{project_id}/packages/generic/"
-            f"{target.package_name}/{target.package_version}/{unquote(target.file_name)}")
+    return generic_file_path(project_id, target.package_name, target.package_version,
+                             target.file_name)
 
 
 async def put_package_file(request: web.Request) -> web.Response:

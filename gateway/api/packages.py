@@ -29,7 +29,7 @@ PROJECT_PACKAGES = "/api/v4/projects/{id}/packages"
 # Ids match any segment and are read by the handler, as Grape's `type: Integer`
 # (400 `package_id is invalid`); the gateway's own resources beside packages
 # (package_events.py, routed after these) are not package ids.
-PROJECT_PACKAGE = PROJECT_PACKAGES + "/{package_id:(?!(?:events|hooks|verification_gate)$)[^/]+}"
+PROJECT_PACKAGE = PROJECT_PACKAGES + "/{package_id:(?!(?:events|hooks|verification_gate)\\Z)[^/]+}"
 PACKAGE_FILES = PROJECT_PACKAGE + "/package_files"
 PACKAGE_FILE = PACKAGE_FILES + "/{file_id}"
 GROUP_PACKAGES = "/api/v4/groups/{id}/packages"

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from gateway.api.serializers import timestamp
 from gateway.events.record import FILE_PUSHED, FILE_VERIFIED
-
-
-def download_path(project_id: int, name: str, version: str, file_name: str) -> str:
-    # The directory form is stored encoded (`dir%2Ftool`) but downloaded as `dir/tool`.
-    return (f"/api/v4/projects/{project_id}/packages/generic/"
-            f"{name}/{version}/{unquote(file_name)}")
+from gateway.validation import generic_file_path
 
 
 def file_download_path(project_id: int, package_id: int, file_id: int) -> str:
@@ -36,7 +30,7 @@ def event_json(row: Any, external_url: str | None, *, with_client: bool = True) 
             if row["kind"] == FILE_PUSHED and row["gated"]:
                 path = file_download_path(row["project_id"], row["package_id"], row["file_id"])
             else:
-                path = download_path(row["project_id"], row["package_name"],
+                path = generic_file_path(row["project_id"], row["package_name"],
                                      row["package_version"], row["file_name"])
             package_file["download_url"] = (external_url or "").rstrip("/") + path
     ci = None

@@ -154,6 +154,10 @@ class ObjectStore(abc.ABC):
     file_store: int
     # How many parts of one upload may be written at once.
     part_concurrency: int = 1
+    # Whether a begin that raised may still have made something (S3: the answer to
+    # CreateMultipartUpload lost on the way). A store that undoes its own failed
+    # begin says False, and the upload's intent goes at once, not at the next gc.
+    failed_begin_may_leave_something: bool = True
 
     @abc.abstractmethod
     async def begin_upload(self, key: str) -> ObjectUpload: ...

@@ -153,6 +153,7 @@ class FilesystemObjectStore(ObjectStore):
     name = "fs"
     file_store = FILE_STORE_LOCAL
     part_concurrency = 1  # one file handle, written in order
+    failed_begin_may_leave_something = False  # begin_upload removes its own temp file
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -181,7 +182,7 @@ class FilesystemObjectStore(ObjectStore):
             await asyncio.to_thread(_make_private_dirs, final_path.parent)
             fd = await settle(asyncio.to_thread(_create_private, tmp_path), undo)
         except OSError as exc:
-            raise StorageError(f"creating {tmp_path.name}: {exc.strerror}") from exc
+            raise _write_failed(f"creating {tmp_path.name}", exc) from exc
         return FilesystemUpload(fd, tmp_path, final_path)
 
     @asynccontextmanager

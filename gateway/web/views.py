@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
@@ -27,6 +27,7 @@ from gateway.models import Package
 from gateway.web.keys import HISTORY, SESSIONS, WEB_QUERIES
 from gateway.web.render import render
 from gateway.web.sessions import COOKIE_NAME, SESSION_LIFETIME
+from gateway.validation import generic_file_path
 from gateway.web.visitor import current_session, visitor_actor
 
 NAMES_PER_PAGE = 20
@@ -108,9 +109,7 @@ def package_path(project_path: str, package_id: int) -> str:
 
 
 def generic_path(package: Package, file_name: str) -> str:
-    """The generic download URL (a directory-form name is stored encoded: `dir%2Ffile`)."""
-    return (f"/api/v4/projects/{package.project_id}/packages/generic/"
-            f"{package.name}/{package.version}/{unquote(file_name)}")
+    return generic_file_path(package.project_id, package.name, package.version, file_name)
 
 
 # -- home, sign-in ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from gateway.settings import MiB, Settings
+from gateway.storage import fs as fs_store
 from tests.harness import (
     FaultProxy, Gateway, GatewayFactory, Identity, parse_response, raw_request, wait_for,
 )
@@ -247,4 +248,19 @@ async def test_a_full_disk_is_507_and_leaves_nothing(gateway_factory: GatewayFac
     response = await gateway.put(developer, os.urandom(size))
     assert response.status == 507
     assert await response.json() == {"message": "507 Insufficient Storage - object storage is full"}
+    await gateway.assert_nothing_stored()
+
+
+async def test_a_full_disk_at_the_start_of_a_multipart_upload_is_507(
+        gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No room (or no inode) for the temporary file a multipart upload starts with."""
+    gateway = await gateway_factory("fs")
+    developer = await gateway.user("developer", await gateway.project())
+
+    def no_room(path: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(fs_store, "_create_private", no_room)
+    response = await gateway.put(developer, os.urandom(12 * MiB))
+    assert response.status == 507
     await gateway.assert_nothing_stored()

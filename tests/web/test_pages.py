@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from urllib.parse import quote
 
 import pytest
 
@@ -152,6 +153,31 @@ async def test_package_page_lists_files_newest_first_with_digests(gateway: Gatew
     assert "No history recorded yet" not in html
     history = await page(gateway, f"/{project['path']}/-/packages/{new['package_id']}?tab=history")
     assert history.count(">pushed<") == 2 and "No history recorded yet." not in history
+
+
+async def test_a_hostile_folder_name_is_encoded_in_links_and_the_curl_line(
+        gateway: Gateway) -> None:
+    """A folder name may hold any printable character (as in GitLab): the page's
+    link and curl line carry it percent-encoded, so pasting the line into a shell
+    runs nothing, and the link downloads the file."""
+    project = await gateway.project(public=True)
+    dev = await gateway.user("developer", project)
+    folder = '"$(id)`id`";x?y#z'
+    path = gateway.package_path(project["id"], "app", "1.0", f"{quote(folder, safe='')}/f.txt")
+    pushed = await gateway.client.put(path, data=b"payload", headers=dev.headers,
+                                      params={"select": "package_file"})
+    assert pushed.status == 200, await pushed.text()
+    record = await pushed.json()
+    encoded = (f"/api/v4/projects/{project['id']}/packages/generic/app/1.0/"
+               "%22%24%28id%29%60id%60%22%3Bx%3Fy%23z/f.txt")
+    assert record["file"]["url"] == encoded
+
+    html = await page(gateway, f"/{project['path']}/-/packages/{record['package_id']}")
+    assert f'href="{encoded}"' in html
+    assert f"--remote-name &#34;http://127.0.0.1:{gateway.client.server.port}{encoded}&#34;" in html
+    assert "$(" not in html and "`" not in html
+    download = await gateway.client.get(encoded, headers=dev.headers)
+    assert download.status == 200 and await download.read() == b"payload"
 
 
 async def test_private_project_pages_are_404_signed_out_and_403_for_a_guest(gateway: Gateway) -> None:
