@@ -7,6 +7,7 @@ S3 backend, its own bucket; both are removed afterwards.
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 import tempfile
 import uuid
@@ -18,11 +19,13 @@ from typing import Any
 import asyncpg
 import boto3
 import pytest
+import structlog
 from moto.server import ThreadedMotoServer
 
 from benchmarks.services import S3Endpoint, seaweedfs
 from gateway.db.migrate import apply_migrations
 from gateway.embedded import EmbeddedPostgres, start_embedded_postgres
+from gateway.logs import configure_logging
 from gateway.settings import MiB, S3Settings, Settings
 from tests.harness import Gateway
 
@@ -107,6 +110,15 @@ async def database_factory(postgres: EmbeddedPostgres) -> AsyncIterator[Callable
 @pytest.fixture
 async def database_url(database_factory: Callable[[], Awaitable[str]]) -> str:
     return await database_factory()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """The gateway's JSON log lines, written to a string for the test to read."""
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream, cache_loggers=False)
+    yield stream
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -4,21 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
-import pytest
-import structlog
-
-from gateway.logs import configure_logging
 from tests.harness import Gateway, wait_for
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("info", "json", stream=stream, cache_loggers=False)
-    yield stream
-    structlog.reset_defaults()
 
 
 async def test_one_canonical_line_per_request(gateway: Gateway, log_lines: io.StringIO) -> None:

@@ -9,21 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from gateway.logs import configure_logging
 from tests.harness import Gateway, GatewayFactory, wait_for
-
-
-@pytest.fixture
-def request_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("info", "json", stream=stream, cache_loggers=False)
-    yield stream
-    structlog.reset_defaults()
 
 
 def request_lines(stream: io.StringIO) -> list[dict]:
@@ -32,7 +22,7 @@ def request_lines(stream: io.StringIO) -> list[dict]:
 
 
 async def test_query_tokens_are_in_no_log_line_error_body_or_metric(
-        gateway_factory: GatewayFactory, request_log: io.StringIO) -> None:
+        gateway_factory: GatewayFactory, log_lines: io.StringIO) -> None:
     gateway = await gateway_factory("fs")
     project = await gateway.project(path="demo/app")
     dev = await gateway.user("developer", project)
@@ -61,17 +51,17 @@ async def test_query_tokens_are_in_no_log_line_error_body_or_metric(
                                          path=path, params=params)
         bodies.append(await response.text())
         assert response.status == status, (params, bodies[-1])
-    await wait_for(lambda: len(request_lines(request_log)) >= len(requests))
+    await wait_for(lambda: len(request_lines(log_lines)) >= len(requests))
     metrics = await (await gateway.client.get("/metrics")).text()
 
     secrets = [dev.token, job, unknown]
-    for text in [request_log.getvalue(), metrics, *bodies]:
+    for text in [log_lines.getvalue(), metrics, *bodies]:
         assert not any(secret in text for secret in secrets), text
-    paths = [line["path"] for line in request_lines(request_log)]
+    paths = [line["path"] for line in request_lines(log_lines)]
     assert all("?" not in path and "token" not in path for path in paths), paths
 
 
-async def test_tracebacks_are_logged_without_local_variables(request_log: io.StringIO) -> None:
+async def test_tracebacks_are_logged_without_local_variables(log_lines: io.StringIO) -> None:
     def fails(private_token: str) -> None:
         raise RuntimeError("boom")
 
@@ -79,8 +69,8 @@ async def test_tracebacks_are_logged_without_local_variables(request_log: io.Str
         fails("glpat-held-in-a-local")
     except RuntimeError:
         structlog.get_logger("test").exception("unhandled_error")
-    assert "boom" in request_log.getvalue()
-    assert "glpat-held-in-a-local" not in request_log.getvalue()
+    assert "boom" in log_lines.getvalue()
+    assert "glpat-held-in-a-local" not in log_lines.getvalue()
 
 
 @pytest.mark.parametrize(("sent", "expected"), [
@@ -118,7 +108,7 @@ async def test_two_credentials_follow_gitlabs_order(gateway_factory: GatewayFact
         await gateway.assert_nothing_stored()
 
 async def test_which_actor_acts_when_two_valid_credentials_are_sent(
-        gateway_factory: GatewayFactory, request_log: io.StringIO) -> None:
+        gateway_factory: GatewayFactory, log_lines: io.StringIO) -> None:
     """On the generic routes a deploy token is read first; on the Packages API it is
     not read, so the personal token acts; a personal token acts before a job token."""
     gateway = await gateway_factory("fs")
@@ -135,6 +125,6 @@ async def test_which_actor_acts_when_two_valid_credentials_are_sent(
     assert (await gateway.get(None, path=listing, headers=both)).status == 200
     assert (await gateway.get(None, project=project["id"], headers={"JOB-TOKEN": job},
                               params={"private_token": dev.token})).status == 200
-    await wait_for(lambda: len(request_lines(request_log)) >= 4)
-    kinds = [line.get("actor_kind") for line in request_lines(request_log)[-3:]]
+    await wait_for(lambda: len(request_lines(log_lines)) >= 4)
+    kinds = [line.get("actor_kind") for line in request_lines(log_lines)[-3:]]
     assert kinds == ["deploy", "user", "user"]
