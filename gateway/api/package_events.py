@@ -189,5 +189,6 @@ async def verify_package_file(request: web.Request) -> web.Response:
     body = await request_params(request)
     result = await request.app[PACKAGE_EVENTS].verify(
         access.project.id, package_id(request), package_file_id(request),
-        _optional_text(body, "status") or "", _optional_text(body, "reason"), Origin.of(access.actor, request.remote))
+        _optional_text(body, "status") or "", _optional_text(body, "reason"),
+        Origin.of(access.actor, request.remote))
     return web.json_response(result)

@@ -85,9 +85,9 @@ class Authenticator:
     def proxy_enabled(self) -> bool:
         return self._proxy is not None
 
-    async def authenticate(self, sent: Credentials | None,
+    async def authenticate(self, sent: Credentials,
                            surface: Surface = Surface.GENERIC) -> Actor:
-        if sent is None or not sent.sent:
+        if not sent.sent:
             return ANONYMOUS
         now = dt.datetime.now(dt.UTC)
         if sent.proxy is not None:
@@ -95,7 +95,7 @@ class Authenticator:
             return self._proxy.verify(sent.proxy, now)
         return await self._tokens.verify(sent, now, deploy_tokens=surface is Surface.GENERIC)
 
-    async def authorize(self, project_ref: str, credential: Credentials | None,
+    async def authorize(self, project_ref: str, credential: Credentials,
                         action: Action, surface: Surface = Surface.GENERIC) -> Access:
         return await self.authorize_actor(project_ref, await self.authenticate(credential, surface),
                                           action, surface)
@@ -137,7 +137,7 @@ class Authenticator:
             raise Forbidden()
         return Access(project, actor, level)
 
-    async def authorize_group(self, group_ref: str, credential: Credentials | None, *,
+    async def authorize_group(self, group_ref: str, credential: Credentials, *,
                               include_subgroups: bool) -> GroupAccess:
         """The projects under a group whose packages the actor may list: public
         ones and those where a user is reporter or above; for a job token, public
@@ -154,7 +154,7 @@ class Authenticator:
         assert group is not None
         return GroupAccess(group, actor, project_ids, await self._deletable(actor, project_ids))
 
-    async def view_group(self, group_ref: str, credential: Credentials | None) -> tuple[Group, str]:
+    async def view_group(self, group_ref: str, credential: Credentials) -> tuple[Group, str]:
         """A group the actor can see, and its visibility: public when a public
         project is under it (GitLab's groups are at least as visible as their
         projects). Seen by anyone when public, else by members of a project under

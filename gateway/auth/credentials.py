@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from multidict import CIMultiDictProxy, MultiMapping
 
 PROXY_HEADER = "X-Gateway-Proxy-Auth"
-
-# Query parameters that carry a secret (GitLab's PARAM_TOKEN_KEYS and Doorkeeper's
-# access_token_methods). Their values are never logged nor echoed in an error.
-QUERY_TOKEN_PARAMS = frozenset({"private_token", "job_token", "token", "access_token",
-                                "bearer_token"})
 
 
 @dataclass(frozen=True)
@@ -43,12 +37,9 @@ class Credentials:
         return any(getattr(self, slot.name) is not None for slot in fields(self))
 
 
-NOTHING = Credentials()
 
-
-def read_credentials(headers: CIMultiDictProxy[str], query: MultiMapping[str] | None = None, *,
+def read_credentials(headers: CIMultiDictProxy[str], query: MultiMapping[str], *,
                      proxy_enabled: bool = False) -> Credentials:
-    query = query if query is not None else {}
     if proxy_enabled and (signed := headers.get(PROXY_HEADER)):
         return Credentials(proxy=signed.strip())
     scheme, _, value = headers.get("Authorization", "").strip().partition(" ")
@@ -63,10 +54,9 @@ def read_credentials(headers: CIMultiDictProxy[str], query: MultiMapping[str] | 
     )
 
 
-def _param(query: MultiMapping[str] | Mapping[str, str], name: str) -> str | None:
+def _param(query: MultiMapping[str], name: str) -> str | None:
     """A repeated parameter counts once, its last value, as Rack parses it."""
-    values = query.getall(name, []) if isinstance(query, MultiMapping) else \
-        [query[name]] if name in query else []
+    values = query.getall(name, [])
     return values[-1] if values else None
 
 
