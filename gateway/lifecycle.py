@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from aiohttp import StreamReader
 
-from gateway.errors import ServiceUnavailable
 from gateway.background import wait_event
+from gateway.errors import ServiceUnavailable
 
 
 class ShuttingDown(ServiceUnavailable):
@@ -31,9 +31,8 @@ class ShuttingDown(ServiceUnavailable):
 class Lifecycle:
     def __init__(self) -> None:
         self.draining = False
-        self._in_flight: set[asyncio.Task[object]] = set()
-        # The request bodies of those in flight that have one, for `stop_bodies`.
-        self._bodies: dict[asyncio.Task[object], StreamReader] = {}
+        # Each request in flight, with its body when it has one (for `stop_bodies`).
+        self._in_flight: dict[asyncio.Task[object], StreamReader | None] = {}
         self._changed = asyncio.Event()
 
     @property
@@ -61,9 +60,9 @@ class Lifecycle:
         aborts as on any bad body, and the client is answered 503 (Retry-After)
         rather than cut off. Returns how many."""
         stopped = 0
-        for body in self._bodies.values():
+        for body in self._in_flight.values():
             # is_eof: the client sent it all (it may not be read yet); those go on.
-            if not body.is_eof() and body.exception() is None:
+            if body is not None and not body.is_eof() and body.exception() is None:
                 body.set_exception(ShuttingDown())
                 stopped += 1
         return stopped
@@ -76,12 +75,9 @@ class Lifecycle:
 
     @contextlib.contextmanager
     def running(self, task: asyncio.Task[object], body: StreamReader | None = None) -> Iterator[None]:
-        self._in_flight.add(task)
-        if body is not None:
-            self._bodies[task] = body
+        self._in_flight[task] = body
         try:
             yield
         finally:
-            self._in_flight.discard(task)
-            self._bodies.pop(task, None)
+            del self._in_flight[task]
             self._changed.set()
