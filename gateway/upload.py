@@ -152,8 +152,7 @@ async def upload_stream(
             with (budget or ByteBudget(S3_MAX_OBJECT_SIZE)).lease() as lease:
                 # An empty file is one empty part.
                 first_size = 0 if await reader.at_end() else _part_size(sizer, 1, 0)
-                await reader.gather(min(first_size, RESERVE_WHEN_PENDING))
-                await lease.acquire(first_size)
+                await _reserve(reader, lease, first_size)
                 first = await _read_part(reader, first_size)
                 if await reader.at_end():
                     # The whole body fits in one part: one request to the store,
@@ -295,6 +294,12 @@ class _Part:
             self._lease.release(self.reserved)
 
 
+async def _reserve(reader: _BodyReader, lease: BudgetLease, size: int) -> None:
+    """Reserve the next part's buffer, once its first bytes are here."""
+    await reader.gather(min(size, RESERVE_WHEN_PENDING))
+    await lease.acquire(size)
+
+
 async def _read_part(reader: _BodyReader, size: int) -> PartBuffer:
     """The next part of the body: up to `size` bytes, fewer only at its end.
 
@@ -367,8 +372,7 @@ async def _pump(reader: _BodyReader, upload: ObjectUpload, hasher: MultiHasher,
                     if await reader.at_end():
                         break
                     size = _part_size(sizer, number, offset)
-                    await reader.gather(min(size, RESERVE_WHEN_PENDING))
-                    await lease.acquire(size)  # waits while the budget is spent
+                    await _reserve(reader, lease, size)  # waits while the budget is spent
                     part = _Part(number, await _read_part(reader, size), size, lease, in_flight)
                 # Hash parts strictly in order, overlapping with reading the next.
                 if hashing is not None:
