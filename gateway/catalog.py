@@ -149,11 +149,9 @@ class Catalog:
         items = await self._packages.list_files(package.id, order_by, sort, page.size, page.offset)
         return Listing(items, page, total, has_more=page.offset + len(items) < total)
 
-    async def file(self, project_id: int, package_id: int, file_id: int, *,
-                   displayable: bool = False) -> PackageFile:
-        """A live file of a package of the project, as the files route lists them
-        (GitLab's `not_found!` when the package has no such file)."""
-        await self.package(project_id, package_id, displayable=displayable)
+    async def _file_of(self, package_id: int, file_id: int) -> PackageFile:
+        """A live file of the package (GitLab's `not_found!` otherwise); the
+        caller has found the package."""
         package_file = await self._packages.find_file(package_id, file_id)
         if package_file is None:
             raise NotFound()
@@ -177,7 +175,7 @@ class Catalog:
         project_id = access.project.id
         package = await self.package(project_id, package_id, displayable=displayable)
         await self._protection.check_delete(access, package.name)
-        package_file = await self.file(project_id, package_id, file_id, displayable=displayable)
+        package_file = await self._file_of(package_id, file_id)
         _check_unmodified_since(package_file.updated_at, unmodified_since)
         if not await self._packages.mark_file_for_destruction(project_id, package_id, file_id,
                                                               origin=origin):
